@@ -1,0 +1,28 @@
+// Package codec defines how Procwire payloads are turned into Go values and
+// back, and provides the codecs the Node implementation uses: MessagePack
+// (the default, byte-compatible with @procwire/codecs' msgpackCodec) and raw
+// bytes. The Arrow IPC codec lives in its own package so that only its users
+// link Apache Arrow.
+package codec
+
+// Codec converts between Go values and frame payloads.
+//
+// Implementations must be safe for concurrent use: one codec serves every
+// in-flight request of a method.
+type Codec interface {
+	// Name identifies the codec in logs and errors ("msgpack", "raw", ...).
+	Name() string
+	// Marshal encodes v. The returned slice belongs to the caller.
+	Marshal(v any) ([]byte, error)
+	// Unmarshal decodes data into v, which must be a non-nil pointer. The
+	// decoded value may alias data (the raw codec does); callers that keep
+	// data beyond the call must not modify it.
+	Unmarshal(data []byte, v any) error
+}
+
+// ChunkMarshaler is implemented by codecs that can encode a value as several
+// byte slices to be written back to back (with one vectored write) instead
+// of one concatenated buffer.
+type ChunkMarshaler interface {
+	MarshalChunks(v any) ([][]byte, error)
+}
