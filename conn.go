@@ -1,0 +1,438 @@
+package procwire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/procwire/procwire-go/wire"
+)
+
+// serverConn serves the adopted parent connection: one reader goroutine
+// decodes frames and dispatches requests to handler goroutines, which write
+// their responses through out.
+type serverConn struct {
+	w   *Worker
+	nc  net.Conn
+	r   *wire.Reader
+	out *connWriter
+	log *slog.Logger
+
+	ctx    context.Context // parent of every handler context
+	cancel context.CancelCauseFunc
+
+	mu      sync.Mutex
+	calls   map[uint32]*call // requests with an id, queued or running
+	queue   []*call          // requests waiting for a handler slot
+	qhead   int
+	running int
+	space   *sync.Cond // signalled when the queue shrinks or the conn closes
+	closing bool
+
+	handlers sync.WaitGroup // handler goroutines
+	done     chan struct{}  // closed when the reader loop ends
+	err      error          // why the reader loop ended; read after done
+}
+
+// call is one request in flight.
+type call struct {
+	id      uint32
+	m       *method
+	payload []byte
+	cancel  context.CancelCauseFunc // set when the handler starts; guarded by serverConn.mu
+	aborted atomic.Bool // set when the parent aborted: nothing more is sent
+}
+
+func newServerConn(w *Worker, nc net.Conn, r *wire.Reader, timeout time.Duration) *serverConn {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c := &serverConn{
+		w:      w,
+		nc:     nc,
+		r:      r,
+		log:    w.log,
+		ctx:    ctx,
+		cancel: cancel,
+		calls:  make(map[uint32]*call),
+		done:   make(chan struct{}),
+	}
+	c.space = sync.NewCond(&c.mu)
+	c.out = newConnWriter(nc, timeout, w.log)
+	return c
+}
+
+// serve runs the reader loop until the connection fails or is closed.
+func (c *serverConn) serve() {
+	defer close(c.done)
+	c.err = c.readLoop()
+	c.close(c.err)
+}
+
+func (c *serverConn) readLoop() error {
+	for {
+		h, err := c.r.ReadHeader()
+		if err != nil {
+			var pe *wire.ProtocolError
+			switch {
+			case errors.As(err, &pe):
+				c.log.Error("procwire: closing the parent connection", "reason", pe.Reason, "header", pe.Header.String())
+				return err
+			case errors.Is(err, io.EOF):
+				return ErrDisconnected
+			case c.ctx.Err() != nil:
+				return context.Cause(c.ctx)
+			default:
+				return fmt.Errorf("%w: %w", ErrDisconnected, err)
+			}
+		}
+		switch h.Method {
+		case wire.MethodAbort:
+			if err := c.r.Discard(); err != nil {
+				return c.readErr(err)
+			}
+			c.abort(h.RequestID)
+			continue
+		case wire.MethodAuth:
+			// A stray AUTH frame after adoption is ignored.
+			if err := c.r.Discard(); err != nil {
+				return c.readErr(err)
+			}
+			continue
+		}
+		var payload []byte
+		if h.Length > 0 {
+			payload = make([]byte, h.Length)
+			if err := c.r.ReadPayload(payload); err != nil {
+				return c.readErr(err)
+			}
+		}
+		m := c.w.method(h.Method)
+		if m == nil {
+			if h.RequestID == 0 {
+				c.log.Warn("procwire: request for an unknown method", "method_id", h.Method)
+				continue
+			}
+			m = unknownMethod(h.Method)
+		}
+		c.dispatch(h.RequestID, m, payload)
+	}
+}
+
+func (c *serverConn) readErr(err error) error {
+	if c.ctx.Err() != nil {
+		return context.Cause(c.ctx)
+	}
+	return fmt.Errorf("%w: %w", ErrDisconnected, err)
+}
+
+// unknownMethod answers a request for a method id the worker does not have.
+func unknownMethod(id uint16) *method {
+	return &method{
+		name:     fmt.Sprintf("#%d", id),
+		id:       id,
+		response: ResponseResult,
+		serve: func(context.Context, *Request, *ResponseWriter) error {
+			return fmt.Errorf("Unknown method ID: %d", id)
+		},
+	}
+}
+
+// dispatch starts the request's handler, or queues it when all handler
+// slots are busy. It blocks while the queue is full.
+func (c *serverConn) dispatch(id uint32, m *method, payload []byte) {
+	cl := &call{id: id, m: m, payload: payload}
+	c.mu.Lock()
+	for len(c.queue)-c.qhead >= c.w.opts.MaxQueuedRequests && !c.closing {
+		c.space.Wait()
+	}
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	if id != 0 {
+		if _, dup := c.calls[id]; dup {
+			c.log.Warn("procwire: request id already in flight; rejecting the new request", "request_id", id, "method", m.name)
+			dupErr := fmt.Errorf("procwire: request id %d is already in flight", id)
+			cl.m = &method{name: m.name, id: m.id, response: m.response, serve: func(context.Context, *Request, *ResponseWriter) error { return dupErr }}
+		} else {
+			c.calls[id] = cl
+		}
+	}
+	if c.running < c.w.opts.MaxConcurrentHandlers {
+		c.running++
+		c.handlers.Add(1)
+		c.mu.Unlock()
+		go c.run(cl)
+		return
+	}
+	c.queue = append(c.queue, cl)
+	c.mu.Unlock()
+}
+
+// run serves cl, then queued calls, until the queue is empty.
+func (c *serverConn) run(cl *call) {
+	defer c.handlers.Done()
+	for cl != nil {
+		if !cl.aborted.Load() {
+			c.serveCall(cl)
+		}
+		c.mu.Lock()
+		if cl.id != 0 && c.calls[cl.id] == cl {
+			delete(c.calls, cl.id)
+		}
+		cl = nil
+		for cl == nil && c.qhead < len(c.queue) && !c.closing {
+			cl = c.queue[c.qhead]
+			c.queue[c.qhead] = nil
+			c.qhead++
+			if cl.aborted.Load() {
+				cl = nil
+			}
+		}
+		if c.qhead == len(c.queue) {
+			c.queue = c.queue[:0]
+			c.qhead = 0
+		} else if c.qhead > 1024 && c.qhead*2 > len(c.queue) {
+			n := copy(c.queue, c.queue[c.qhead:])
+			clear(c.queue[n:])
+			c.queue = c.queue[:n]
+			c.qhead = 0
+		}
+		if cl == nil {
+			c.running--
+		}
+		c.space.Signal()
+		c.mu.Unlock()
+	}
+}
+
+func (c *serverConn) serveCall(cl *call) {
+	m := cl.m
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	if m.timeout > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeout(ctx, m.timeout)
+		defer stop()
+	}
+	c.mu.Lock()
+	cl.cancel = cancel
+	aborted := cl.aborted.Load()
+	c.mu.Unlock()
+	// An abort that arrived before the context existed is honoured here.
+	if aborted {
+		cancel(ErrAborted)
+	}
+	defer cancel(context.Canceled)
+
+	req := &Request{Method: m.name, MethodID: m.id, ID: cl.id, Payload: cl.payload, codec: m.reqCodec}
+	rw := &ResponseWriter{c: c, call: cl}
+	err := c.invoke(ctx, m, req, rw)
+	switch {
+	case cl.aborted.Load() || c.closingNow():
+		return
+	case err != nil:
+		if m.response == ResponseNone || cl.id == 0 {
+			c.log.Warn("procwire: handler failed", "method", m.name, "error", err)
+			return
+		}
+		if rw.done {
+			c.log.Warn("procwire: handler failed after its response was sent", "method", m.name, "request_id", cl.id, "error", err)
+			return
+		}
+		if werr := rw.Error(err); werr != nil {
+			c.logWriteErr(m, cl, werr)
+		}
+	case !rw.done:
+		var werr error
+		switch m.response {
+		case ResponseResult:
+			werr = rw.Result(nil)
+		case ResponseAck:
+			werr = rw.Ack(nil)
+		case ResponseStream:
+			werr = rw.End()
+		}
+		if werr != nil {
+			c.logWriteErr(m, cl, werr)
+		}
+	}
+}
+
+func (c *serverConn) logWriteErr(m *method, cl *call, err error) {
+	if errors.Is(err, ErrAborted) || c.closingNow() {
+		return
+	}
+	c.log.Warn("procwire: could not send the response", "method", m.name, "request_id", cl.id, "error", err)
+}
+
+// invoke calls the handler, turning a panic into an error.
+func (c *serverConn) invoke(ctx context.Context, m *method, req *Request, rw *ResponseWriter) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("procwire: handler panicked", "method", m.name, "request_id", req.ID, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("panic in handler %q: %v", m.name, p)
+		}
+	}()
+	return m.serve(ctx, req, rw)
+}
+
+// abort cancels the request with the given id, if it is still in flight.
+func (c *serverConn) abort(id uint32) {
+	c.mu.Lock()
+	cl := c.calls[id]
+	if cl != nil {
+		delete(c.calls, id)
+		cl.aborted.Store(true)
+	}
+	var cancel context.CancelCauseFunc
+	if cl != nil {
+		cancel = cl.cancel
+	}
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel(ErrAborted)
+	}
+}
+
+func (c *serverConn) closingNow() bool {
+	return c.ctx.Err() != nil
+}
+
+// close cancels every handler with cause and closes the socket. It is safe
+// to call more than once.
+func (c *serverConn) close(cause error) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	for i := c.qhead; i < len(c.queue); i++ {
+		c.queue[i] = nil
+	}
+	c.queue, c.qhead = nil, 0
+	c.space.Broadcast()
+	c.mu.Unlock()
+	if cause == nil {
+		cause = ErrShutdown
+	}
+	c.cancel(cause)
+	c.out.close()
+	c.nc.Close()
+}
+
+// connWriter serialises frame writes on the connection. A write waits for
+// the connection, with Options.BackpressureTimeout as the limit on both the
+// wait and the write itself.
+type connWriter struct {
+	nc      net.Conn
+	sem     chan struct{} // holds a token while a frame is being written
+	w       *wire.Writer
+	timeout time.Duration
+	closed  chan struct{}
+	once    sync.Once
+	log     *slog.Logger
+	flushes sync.WaitGroup // goroutines finishing a timed-out frame
+	broken  atomic.Bool    // a write failed mid-frame: nothing more may be written
+}
+
+func newConnWriter(nc net.Conn, timeout time.Duration, log *slog.Logger) *connWriter {
+	return &connWriter{
+		nc:      nc,
+		sem:     make(chan struct{}, 1),
+		w:       wire.NewWriter(nc),
+		timeout: timeout,
+		closed:  make(chan struct{}),
+		log:     log,
+	}
+}
+
+func (cw *connWriter) close() {
+	cw.once.Do(func() { close(cw.closed) })
+}
+
+func (cw *connWriter) acquire() error {
+	select {
+	case cw.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	if cw.timeout <= 0 {
+		select {
+		case cw.sem <- struct{}{}:
+			return nil
+		case <-cw.closed:
+			return ErrDisconnected
+		}
+	}
+	t := time.NewTimer(cw.timeout)
+	defer t.Stop()
+	select {
+	case cw.sem <- struct{}{}:
+		return nil
+	case <-cw.closed:
+		return ErrDisconnected
+	case <-t.C:
+		return ErrBackpressureTimeout
+	}
+}
+
+func (cw *connWriter) release() { <-cw.sem }
+
+// write sends one frame. If cl is not nil and the request was aborted, the
+// frame is dropped and ErrAborted returned: once an abort is honoured
+// nothing more is sent for the request.
+func (cw *connWriter) write(h wire.Header, cl *call, parts ...[]byte) error {
+	if err := cw.acquire(); err != nil {
+		return err
+	}
+	if cl != nil && cl.aborted.Load() {
+		cw.release()
+		return ErrAborted
+	}
+	if cw.broken.Load() {
+		cw.release()
+		return ErrDisconnected
+	}
+	if cw.timeout > 0 {
+		cw.nc.SetWriteDeadline(time.Now().Add(cw.timeout))
+	}
+	n, rest, err := cw.w.WriteFrame(h, parts...)
+	if err == nil {
+		cw.release()
+		return nil
+	}
+	if cw.timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		if n == 0 {
+			cw.release()
+			return ErrBackpressureTimeout
+		}
+		// Part of the frame is on the wire: finish it in the background
+		// (keeping the write token) so the stream stays well-formed, and
+		// fail this handler now.
+		cw.flushes.Add(1)
+		go cw.finish(rest)
+		return ErrBackpressureTimeout
+	}
+	cw.broken.Store(true)
+	cw.release()
+	return fmt.Errorf("%w: %w", ErrDisconnected, err)
+}
+
+func (cw *connWriter) finish(rest net.Buffers) {
+	defer cw.flushes.Done()
+	defer cw.release()
+	cw.nc.SetWriteDeadline(time.Time{})
+	if _, err := rest.WriteTo(cw.nc); err != nil {
+		cw.broken.Store(true)
+		cw.log.Warn("procwire: could not finish a frame after a backpressure timeout", "error", err)
+		cw.nc.Close()
+	}
+}

@@ -1,0 +1,182 @@
+// Command conformance is the Procwire conformance worker: it registers the
+// methods and events of the conformance contract (see README.md beside this
+// file), which the interop suites drive from the Node parent and the Go
+// parent. Method names and semantics are a fixed contract.
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/procwire/procwire-go"
+	"github.com/procwire/procwire-go/codec"
+)
+
+// Aborted is the payload of the aborted event.
+type Aborted struct {
+	Method string `msgpack:"method"`
+}
+
+// Count is the request of count and progress.
+type Count struct {
+	N int `msgpack:"n"`
+}
+
+// Types is the response of types: one value of each kind Node must see as
+// its own (numbers, string, Buffer, Date, null, array, map).
+type Types struct {
+	Int   int            `msgpack:"int"`
+	Neg   int            `msgpack:"neg"`
+	Big   int64          `msgpack:"big"`
+	Float float64        `msgpack:"float"`
+	Str   string         `msgpack:"str"`
+	Bin   []byte         `msgpack:"bin"`
+	Date  time.Time      `msgpack:"date"`
+	Nil   any            `msgpack:"nil"`
+	Arr   []any          `msgpack:"arr"`
+	Map   map[string]any `msgpack:"map"`
+}
+
+func newWorker(opts procwire.Options) *procwire.Worker {
+	w := procwire.NewWorker(opts)
+	progress := procwire.NewEvent[map[string]int](w, "progress")
+	notified := procwire.NewEvent[any](w, "notified")
+	aborted := procwire.NewEvent[Aborted](w, "aborted")
+	raw := procwire.MethodOptions{Codec: codec.Raw}
+
+	procwire.Handle(w, "echo", func(ctx context.Context, in any) (any, error) {
+		return in, nil
+	})
+	procwire.Handle(w, "echoRaw", func(ctx context.Context, in []byte) ([]byte, error) {
+		return in, nil
+	}, raw)
+	procwire.HandleAck(w, "ack", func(ctx context.Context, in any) (map[string]bool, error) {
+		return map[string]bool{"ok": true}, nil
+	})
+	procwire.HandleNotify(w, "notify", func(ctx context.Context, in any) error {
+		return notified.Emit(in)
+	})
+	procwire.HandleStream(w, "count", func(ctx context.Context, in Count, out *procwire.Stream[int]) error {
+		for i := 0; i < in.N; i++ {
+			if err := out.Send(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	procwire.HandleStream(w, "blob", func(ctx context.Context, in []byte, out *procwire.Stream[[]byte]) error {
+		if len(in) != 8 {
+			return fmt.Errorf("blob: request must be 8 bytes (count, size), got %d", len(in))
+		}
+		count := binary.BigEndian.Uint32(in[0:4])
+		size := binary.BigEndian.Uint32(in[4:8])
+		if size > 256<<20 {
+			return fmt.Errorf("blob: chunk size %d exceeds 256 MiB", size)
+		}
+		buf := make([]byte, size)
+		for i := uint32(0); i < count; i++ {
+			b := byte(i)
+			for j := range buf {
+				buf[j] = b
+			}
+			if err := out.Send(buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, raw)
+	procwire.Handle(w, "fail", func(ctx context.Context, in string) (any, error) {
+		return nil, errors.New("fail: " + in)
+	})
+	procwire.Handle(w, "failObject", func(ctx context.Context, in any) (any, error) {
+		return nil, &procwire.Error{
+			Message: "structured failure",
+			Code:    "E_CONFORMANCE",
+			Details: map[string]any{"input": in},
+		}
+	})
+	procwire.Handle(w, "panic", func(ctx context.Context, in any) (any, error) {
+		panic("conformance panic")
+	})
+	procwire.HandleStream(w, "streamFail", func(ctx context.Context, in any, out *procwire.Stream[int]) error {
+		for i := 0; i < 2; i++ {
+			if err := out.Send(i); err != nil {
+				return err
+			}
+		}
+		return errors.New("stream failed")
+	})
+	procwire.Handle(w, "sleep", func(ctx context.Context, ms int64) (map[string]int64, error) {
+		t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return map[string]int64{"slept": ms}, nil
+		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), procwire.ErrAborted) {
+				aborted.Emit(Aborted{Method: "sleep"})
+			}
+			return nil, context.Cause(ctx)
+		}
+	})
+	procwire.HandleStream(w, "tick", func(ctx context.Context, in any, out *procwire.Stream[int]) error {
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			if err := out.Send(i); err != nil && ctx.Err() == nil {
+				return err
+			}
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				if errors.Is(context.Cause(ctx), procwire.ErrAborted) {
+					aborted.Emit(Aborted{Method: "tick"})
+				}
+				return context.Cause(ctx)
+			}
+		}
+	})
+	procwire.Handle(w, "progress", func(ctx context.Context, in Count) (map[string]int, error) {
+		for i := 0; i < in.N; i++ {
+			if err := progress.Emit(map[string]int{"i": i}); err != nil {
+				return nil, err
+			}
+		}
+		return map[string]int{"emitted": in.N}, nil
+	})
+	procwire.Handle(w, "types", func(ctx context.Context, in any) (Types, error) {
+		return Types{
+			Int:   1,
+			Neg:   -1,
+			Big:   1 << 40,
+			Float: 1.5,
+			Str:   "héllo",
+			Bin:   []byte{1, 2, 3},
+			Date:  time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC),
+			Nil:   nil,
+			Arr:   []any{1, "a", true},
+			Map:   map[string]any{"k": "v"},
+		}, nil
+	})
+	procwire.Handle(w, "info", func(ctx context.Context, in any) (map[string]int, error) {
+		return map[string]int{"pid": os.Getpid()}, nil
+	})
+	return w
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	w := newWorker(procwire.Options{MaxConcurrentHandlers: 64})
+	if err := w.Run(ctx); err != nil {
+		slog.Error("conformance worker stopped", "error", err)
+		os.Exit(1)
+	}
+}

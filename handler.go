@@ -1,0 +1,294 @@
+package procwire
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/wire"
+)
+
+// HandlerFunc is the low-level form of a method handler: it sees the raw
+// request and answers through rw. Returning a non-nil error sends it to the
+// parent as an error response, unless a final response was already sent.
+// Returning nil without a final response completes the request with the
+// response type's natural end: a nil result, an ack without data, or the end
+// of a stream.
+type HandlerFunc func(ctx context.Context, req *Request, rw *ResponseWriter) error
+
+// Request is one request as received from the parent.
+type Request struct {
+	// Method is the method's name and MethodID its id in the schema.
+	Method   string
+	MethodID uint16
+	// ID is the parent's request id, 0 for methods that do not answer.
+	ID uint32
+	// Payload is the encoded request. It belongs to the handler until it
+	// returns.
+	Payload []byte
+
+	codec codec.Codec
+}
+
+// Decode decodes the payload with the method's request codec.
+func (r *Request) Decode(v any) error {
+	if err := r.codec.Unmarshal(r.Payload, v); err != nil {
+		return fmt.Errorf("procwire: decode %s request for %q: %w", r.codec.Name(), r.Method, err)
+	}
+	return nil
+}
+
+// ResponseWriter answers one request. It is used by one goroutine at a time,
+// like http.ResponseWriter. Every write blocks until the frame is handed to
+// the socket (see Options.BackpressureTimeout); after the request was
+// aborted, writes are dropped and report ErrAborted.
+type ResponseWriter struct {
+	c    *serverConn
+	call *call
+	done bool
+}
+
+func (rw *ResponseWriter) m() *method { return rw.call.m }
+
+// Result sends v, encoded with the method's response codec, as the result.
+func (rw *ResponseWriter) Result(v any) error {
+	return rw.encodeAndSend(wire.FlagsResult, v, true)
+}
+
+// WriteResult sends pre-encoded bytes (written back to back) as the result.
+func (rw *ResponseWriter) WriteResult(parts ...[]byte) error {
+	return rw.send(wire.FlagsResult, true, parts...)
+}
+
+// Ack acknowledges the request with v as data. A nil v is sent as "no
+// data" (MessagePack nil, which the parent decodes as null/undefined). The
+// handler may keep working after acknowledging.
+func (rw *ResponseWriter) Ack(v any) error {
+	return rw.encodeAndSend(wire.FlagsAck, v, true)
+}
+
+// WriteAck acknowledges with pre-encoded bytes.
+func (rw *ResponseWriter) WriteAck(parts ...[]byte) error {
+	return rw.send(wire.FlagsAck, true, parts...)
+}
+
+// Send sends v, encoded with the method's response codec, as a stream chunk.
+func (rw *ResponseWriter) Send(v any) error {
+	return rw.encodeAndSend(wire.FlagsStreamChunk, v, false)
+}
+
+// WriteChunk sends pre-encoded bytes as one stream chunk; several parts go
+// out in one vectored write without being concatenated. The parts must not
+// be modified until WriteChunk returns (or, after ErrBackpressureTimeout,
+// at all: the frame may still be being written).
+func (rw *ResponseWriter) WriteChunk(parts ...[]byte) error {
+	return rw.send(wire.FlagsStreamChunk, false, parts...)
+}
+
+// End ends a stream.
+func (rw *ResponseWriter) End() error {
+	return rw.send(wire.FlagsStreamEnd, true)
+}
+
+// Error sends err as the request's error response: the fields of an *Error
+// in its chain, or its message. The payload is MessagePack whatever the
+// method's codec.
+func (rw *ResponseWriter) Error(err error) error {
+	if err == nil {
+		err = fmt.Errorf("procwire: nil error")
+	}
+	p, merr := codec.MsgPack.Marshal(errorPayload(err))
+	if merr != nil {
+		p, _ = codec.MsgPack.Marshal(err.Error())
+	}
+	flags := wire.FlagsError
+	if rw.m().response == ResponseStream {
+		flags = wire.FlagsStreamError
+	}
+	return rw.send(flags, true, p)
+}
+
+// Responded reports whether the final response was sent.
+func (rw *ResponseWriter) Responded() bool { return rw.done }
+
+func (rw *ResponseWriter) encodeAndSend(flags wire.Flags, v any, final bool) error {
+	if err := rw.check(flags); err != nil {
+		return err
+	}
+	c := rw.m().resCodec
+	if cm, ok := c.(codec.ChunkMarshaler); ok {
+		parts, err := cm.MarshalChunks(v)
+		if err != nil {
+			return fmt.Errorf("procwire: encode %s response for %q: %w", c.Name(), rw.m().name, err)
+		}
+		return rw.send(flags, final, parts...)
+	}
+	p, err := c.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("procwire: encode %s response for %q: %w", c.Name(), rw.m().name, err)
+	}
+	if len(p) == 0 && c.Name() == "msgpack" {
+		p = msgpackNil
+	}
+	return rw.send(flags, final, p)
+}
+
+var msgpackNil = []byte{0xc0}
+
+// check rejects frames the method's response type does not allow.
+func (rw *ResponseWriter) check(flags wire.Flags) error {
+	if rw.done {
+		return ErrResponded
+	}
+	rt := rw.m().response
+	var ok bool
+	switch flags {
+	case wire.FlagsError, wire.FlagsStreamError:
+		ok = rt != ResponseNone
+	case wire.FlagsResult:
+		ok = rt == ResponseResult || rt == ResponseAck
+	case wire.FlagsAck:
+		ok = rt == ResponseAck
+	case wire.FlagsStreamChunk, wire.FlagsStreamEnd:
+		ok = rt == ResponseStream
+	}
+	if !ok {
+		return fmt.Errorf("procwire: method %q (response %q) cannot send a %s frame", rw.m().name, rt, flags)
+	}
+	return nil
+}
+
+func (rw *ResponseWriter) send(flags wire.Flags, final bool, parts ...[]byte) error {
+	if err := rw.check(flags); err != nil {
+		return err
+	}
+	if rw.call.id == 0 {
+		// Requests without an id (response type none, or a parent that
+		// sent one) are never answered.
+		if final {
+			rw.done = true
+		}
+		return nil
+	}
+	if final {
+		rw.done = true
+	}
+	h := wire.Header{Method: rw.call.m.id, Flags: flags, RequestID: rw.call.id}
+	return rw.c.out.write(h, rw.call, parts...)
+}
+
+// Handle registers a method whose handler returns one result (response type
+// "result"). The request is decoded into Req and the returned Resp encoded
+// with the method's codecs; a returned error becomes the parent's error.
+func Handle[Req, Resp any](w *Worker, name string, fn func(ctx context.Context, in Req) (Resp, error), opts ...MethodOptions) {
+	w.register(name, ResponseResult, func(ctx context.Context, req *Request, rw *ResponseWriter) error {
+		var in Req
+		if err := req.Decode(&in); err != nil {
+			return err
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return err
+		}
+		return rw.Result(out)
+	}, opts)
+}
+
+// HandleAck registers a method that acknowledges each request (response
+// type "ack"). The returned value is the ack's data; return a nil-able Resp
+// such as any or a pointer with nil for an ack without data.
+func HandleAck[Req, Resp any](w *Worker, name string, fn func(ctx context.Context, in Req) (Resp, error), opts ...MethodOptions) {
+	w.register(name, ResponseAck, func(ctx context.Context, req *Request, rw *ResponseWriter) error {
+		var in Req
+		if err := req.Decode(&in); err != nil {
+			return err
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return err
+		}
+		return rw.Ack(out)
+	}, opts)
+}
+
+// HandleStream registers a method that answers with a stream (response type
+// "stream"): each Stream.Send is one chunk; returning nil ends the stream,
+// returning an error fails it.
+func HandleStream[Req, Item any](w *Worker, name string, fn func(ctx context.Context, in Req, out *Stream[Item]) error, opts ...MethodOptions) {
+	w.register(name, ResponseStream, func(ctx context.Context, req *Request, rw *ResponseWriter) error {
+		var in Req
+		if err := req.Decode(&in); err != nil {
+			return err
+		}
+		return fn(ctx, in, &Stream[Item]{rw: rw})
+	}, opts)
+}
+
+// HandleNotify registers a method that never answers (response type
+// "none"). A returned error is logged.
+func HandleNotify[Req any](w *Worker, name string, fn func(ctx context.Context, in Req) error, opts ...MethodOptions) {
+	w.register(name, ResponseNone, func(ctx context.Context, req *Request, rw *ResponseWriter) error {
+		var in Req
+		if err := req.Decode(&in); err != nil {
+			return err
+		}
+		return fn(ctx, in)
+	}, opts)
+}
+
+// HandleFunc registers a low-level handler with the given response type.
+func (w *Worker) HandleFunc(name string, response ResponseType, h HandlerFunc, opts ...MethodOptions) {
+	switch response {
+	case ResponseResult, ResponseAck, ResponseStream, ResponseNone:
+	default:
+		panic(fmt.Sprintf("procwire: method %s: unknown response type %q", name, response))
+	}
+	w.register(name, response, h, opts)
+}
+
+// Stream sends the chunks of a stream response.
+type Stream[T any] struct {
+	rw *ResponseWriter
+}
+
+// Send sends one chunk. It blocks while the parent is not reading (see
+// Options.BackpressureTimeout) and fails once the request was aborted or the
+// connection dropped; the handler should then return.
+func (s *Stream[T]) Send(v T) error { return s.rw.Send(v) }
+
+// SendRaw sends pre-encoded bytes as one chunk (see ResponseWriter.WriteChunk).
+func (s *Stream[T]) SendRaw(parts ...[]byte) error { return s.rw.WriteChunk(parts...) }
+
+// Event is an event the worker emits to the parent.
+type Event[T any] struct {
+	w *Worker
+	e *eventDef
+}
+
+// NewEvent registers an event named name, with ids assigned 1, 2, … in
+// registration order.
+func NewEvent[T any](w *Worker, name string, opts ...EventOptions) *Event[T] {
+	return &Event[T]{w: w, e: w.registerEvent(name, opts)}
+}
+
+// Name returns the event's name.
+func (ev *Event[T]) Name() string { return ev.e.name }
+
+// Emit sends v to the parent. It returns ErrNotConnected before a parent
+// connected, and blocks while the parent is not reading (see
+// Options.BackpressureTimeout). Events and responses sent by one goroutine
+// arrive in the order they were sent.
+func (ev *Event[T]) Emit(v T) error {
+	c := ev.w.conn.Load()
+	if c == nil {
+		return ErrNotConnected
+	}
+	p, err := ev.e.codec.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("procwire: encode event %q: %w", ev.e.name, err)
+	}
+	if len(p) == 0 && ev.e.codec.Name() == "msgpack" {
+		p = msgpackNil
+	}
+	return c.out.write(wire.Header{Method: ev.e.id, Flags: wire.FlagsEvent}, nil, p)
+}

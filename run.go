@@ -1,0 +1,167 @@
+package procwire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// Run serves the parent until the parent sends $shutdown, stdin reaches end
+// of input, the parent's connection drops or ctx is done. It listens first,
+// then announces the socket and schema with $init on stdout. When the worker
+// cannot start it writes $error and returns the error.
+//
+// Run returns nil after $shutdown, end of stdin or ctx done; an error
+// wrapping ErrDisconnected when the parent dropped the connection without
+// asking to shut down, or a *wire.ProtocolError when it violated the frame
+// format. Before returning it cancels every handler's context, closes the
+// connection and listener, removes the socket file and waits up to
+// Options.ShutdownTimeout for the handlers to return.
+//
+// Run may be called once per Worker.
+func (w *Worker) Run(ctx context.Context) error {
+	w.mu.Lock()
+	if w.started.Load() {
+		w.mu.Unlock()
+		return errors.New("procwire: Run called twice")
+	}
+	w.started.Store(true)
+	w.mu.Unlock()
+
+	in, out := w.opts.Stdin, w.opts.Stdout
+	closeIn := func() {}
+	if in == nil {
+		in, closeIn = controlInput()
+	}
+	if out == nil {
+		out = os.Stdout
+		ignoreSIGPIPE()
+	}
+	defer closeIn()
+
+	ctl := newControl(in, out, w.log)
+	go ctl.run()
+	defer func() {
+		if !ctl.interrupt(200 * time.Millisecond) {
+			w.log.Debug("procwire: control reader still blocked on stdin")
+		}
+	}()
+
+	fail := func(err error) error {
+		w.log.Error("procwire: worker cannot start", "error", err)
+		if werr := ctl.sendError(err.Error()); werr == nil {
+			// Give the parent time to read $error before the process exits.
+			t := time.NewTimer(w.opts.errorLinger)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			case <-ctl.stopped:
+			}
+		}
+		return err
+	}
+
+	maxPayload, err := w.maxPayload()
+	if err != nil {
+		return fail(err)
+	}
+	token := w.opts.Token
+	if token == "" {
+		token = os.Getenv("PROCWIRE_TOKEN")
+		// Keep the token away from processes the handlers start.
+		os.Unsetenv("PROCWIRE_TOKEN")
+	}
+
+	ln, pipe, err := listen(w.opts.SocketDir)
+	if err != nil {
+		return fail(err)
+	}
+	acc := newAcceptor(ln, token, maxPayload, w.opts.ReadBufferSize, w.log)
+	acc.start()
+	defer acc.close()
+
+	msg, err := w.initMessage(pipe)
+	if err != nil {
+		return fail(err)
+	}
+	if err := ctl.writeLine(append(msg, '\n')); err != nil {
+		return fmt.Errorf("procwire: write $init: %w", err)
+	}
+	w.log.Debug("procwire: worker ready", "pipe", pipe, "auth", token != "")
+
+	var (
+		c      *serverConn
+		connCh <-chan struct{}
+		result error
+	)
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-ctl.stopped:
+			break loop
+		case err := <-acc.failed:
+			result = fmt.Errorf("procwire: accept: %w", err)
+			break loop
+		case a := <-acc.adopted:
+			c = newServerConn(w, a.nc, a.r, w.opts.BackpressureTimeout)
+			w.conn.Store(c)
+			go c.serve()
+			connCh = c.done
+		case <-connCh:
+			result = c.err
+			if errors.Is(result, ErrDisconnected) {
+				// The parent closes the socket right after writing
+				// $shutdown: give that line a moment to arrive.
+				t := time.NewTimer(25 * time.Millisecond)
+				select {
+				case <-ctl.stopped:
+					result = nil
+				case <-t.C:
+				}
+				t.Stop()
+			}
+			break loop
+		}
+	}
+
+	acc.close()
+	if c != nil {
+		c.close(ErrShutdown)
+		<-c.done
+		if !waitTimeout(&c.handlers, w.opts.ShutdownTimeout) {
+			w.log.Warn("procwire: handlers still running after the shutdown timeout; returning without them", "timeout", w.opts.ShutdownTimeout)
+		}
+		if !waitTimeout(&c.out.flushes, w.opts.ShutdownTimeout) {
+			w.log.Warn("procwire: a frame write is still blocked after the shutdown timeout")
+		}
+		w.conn.Store(nil)
+	}
+	if result != nil && !errors.Is(result, io.EOF) {
+		return result
+	}
+	return nil
+}
+
+// waitTimeout waits for wg up to d and reports whether it finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	ch := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(ch)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	}
+}

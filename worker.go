@@ -1,0 +1,330 @@
+package procwire
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/wire"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultMaxConcurrentHandlers = 256
+	DefaultMaxQueuedRequests     = 4096
+	DefaultShutdownTimeout       = 2 * time.Second
+	DefaultAuthTimeout           = 10 * time.Second
+)
+
+// ResponseType is how a method answers, as announced in the schema.
+type ResponseType string
+
+// The response types of the protocol.
+const (
+	// ResponseResult methods answer each request with one value or an error.
+	ResponseResult ResponseType = "result"
+	// ResponseAck methods acknowledge a request, with or without data.
+	ResponseAck ResponseType = "ack"
+	// ResponseStream methods answer with any number of chunks, then an end
+	// or an error.
+	ResponseStream ResponseType = "stream"
+	// ResponseNone methods never answer; the parent sends their requests
+	// with request id 0 and does not wait.
+	ResponseNone ResponseType = "none"
+)
+
+// Options configure a Worker. The zero value is ready to use.
+type Options struct {
+	// MaxConcurrentHandlers bounds the number of handlers running at once
+	// (DefaultMaxConcurrentHandlers if 0). Requests beyond it wait in
+	// arrival order.
+	MaxConcurrentHandlers int
+	// MaxQueuedRequests bounds the requests waiting for a handler slot
+	// (DefaultMaxQueuedRequests if 0). When the queue is full the worker
+	// stops reading the socket until a slot frees, which pushes back on the
+	// parent. The control plane (pings) is not affected.
+	MaxQueuedRequests int
+	// MaxPayloadSize is the largest payload accepted from the parent
+	// (wire.DefaultMaxPayload, 1 GiB, if 0; at most wire.MaxPayloadLimit).
+	// A frame declaring more closes the connection before anything is
+	// allocated for it.
+	MaxPayloadSize int
+	// BackpressureTimeout bounds how long one frame write may wait for the
+	// parent to read (0: no limit). A write that waits longer fails with
+	// ErrBackpressureTimeout for its handler; other handlers carry on.
+	BackpressureTimeout time.Duration
+	// ShutdownTimeout is how long Run waits for cancelled handlers to
+	// return before it returns anyway (DefaultShutdownTimeout if 0).
+	ShutdownTimeout time.Duration
+	// Codec is the default codec of methods and events (codec.MsgPack if
+	// nil). Error payloads are always MessagePack.
+	Codec codec.Codec
+	// Logger receives the library's logs (stderr, text, level Info if nil).
+	Logger *slog.Logger
+	// Token is the authentication token the parent must present in its
+	// first frame. If empty, the PROCWIRE_TOKEN environment variable is
+	// used; if that is empty too, the first connection is adopted.
+	Token string
+	// SocketDir is the directory of the Unix socket (default
+	// $XDG_RUNTIME_DIR, else $TMPDIR, else /tmp). Unused on Windows.
+	SocketDir string
+	// ReadBufferSize is the size of the socket read buffer
+	// (wire.DefaultReadBufferSize if 0).
+	ReadBufferSize int
+	// Stdin and Stdout carry the control plane (os.Stdin and os.Stdout if
+	// nil). Tests use pipes.
+	Stdin  io.Reader
+	Stdout io.Writer
+
+	// errorLinger is how long Run waits after writing $error, so the
+	// parent reads it before the process exits. Tests shorten it.
+	errorLinger time.Duration
+}
+
+// MethodOptions configure one method. Pass at most one to a Handle
+// function.
+type MethodOptions struct {
+	// Codec is the codec of requests and responses (Options.Codec if nil).
+	Codec codec.Codec
+	// RequestCodec and ResponseCodec override Codec for one direction.
+	RequestCodec  codec.Codec
+	ResponseCodec codec.Codec
+	// Timeout is announced in the schema as the method's request timeout,
+	// which the parent uses unless it configured its own; the handler's
+	// context also expires after it. 0 announces nothing.
+	Timeout time.Duration
+}
+
+// EventOptions configure one event.
+type EventOptions struct {
+	// Codec is the event's codec (Options.Codec if nil).
+	Codec codec.Codec
+}
+
+// A Worker serves the methods registered on it to one parent process. Create
+// it with NewWorker, register methods with Handle, HandleAck, HandleStream,
+// HandleNotify or HandleFunc and events with NewEvent, then call Run.
+// Registration must happen before Run.
+type Worker struct {
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	methods  []*method // index = id-1
+	byName   map[string]*method
+	events   []*eventDef
+	evByName map[string]*eventDef
+	started  atomic.Bool
+
+	conn atomic.Pointer[serverConn] // the adopted connection, if any
+}
+
+type method struct {
+	name     string
+	id       uint16
+	response ResponseType
+	reqCodec codec.Codec
+	resCodec codec.Codec
+	timeout  time.Duration
+	serve    HandlerFunc
+}
+
+type eventDef struct {
+	name  string
+	id    uint16
+	codec codec.Codec
+}
+
+// NewWorker returns a Worker with the given options.
+func NewWorker(opts Options) *Worker {
+	if opts.Codec == nil {
+		opts.Codec = codec.MsgPack
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		if name := os.Getenv("PROCWIRE_MODULE_NAME"); name != "" {
+			opts.Logger = opts.Logger.With("module", name)
+		}
+	}
+	if opts.MaxConcurrentHandlers <= 0 {
+		opts.MaxConcurrentHandlers = DefaultMaxConcurrentHandlers
+	}
+	if opts.MaxQueuedRequests <= 0 {
+		opts.MaxQueuedRequests = DefaultMaxQueuedRequests
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if opts.errorLinger == 0 {
+		opts.errorLinger = 300 * time.Millisecond
+	}
+	return &Worker{
+		opts:     opts,
+		log:      opts.Logger,
+		byName:   make(map[string]*method),
+		evByName: make(map[string]*eventDef),
+	}
+}
+
+// maxIDs is the number of ids available to methods or events: 0, 0xFFFE and
+// 0xFFFF are reserved.
+const maxIDs = 0xFFFD
+
+func (w *Worker) register(name string, rt ResponseType, h HandlerFunc, opts []MethodOptions) {
+	if h == nil {
+		panic("procwire: nil handler for method " + name)
+	}
+	if len(opts) > 1 {
+		panic("procwire: more than one MethodOptions for method " + name)
+	}
+	var o MethodOptions
+	if len(opts) == 1 {
+		o = opts[0]
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started.Load() {
+		panic("procwire: method " + name + " registered after Run")
+	}
+	if name == "" {
+		panic("procwire: empty method name")
+	}
+	if _, dup := w.byName[name]; dup {
+		panic("procwire: method " + name + " registered twice")
+	}
+	if len(w.methods) >= maxIDs {
+		panic("procwire: too many methods")
+	}
+	m := &method{
+		name:     name,
+		id:       uint16(len(w.methods) + 1),
+		response: rt,
+		reqCodec: firstCodec(o.RequestCodec, o.Codec, w.opts.Codec),
+		resCodec: firstCodec(o.ResponseCodec, o.Codec, w.opts.Codec),
+		timeout:  o.Timeout,
+		serve:    h,
+	}
+	w.methods = append(w.methods, m)
+	w.byName[name] = m
+}
+
+func (w *Worker) registerEvent(name string, opts []EventOptions) *eventDef {
+	if len(opts) > 1 {
+		panic("procwire: more than one EventOptions for event " + name)
+	}
+	var o EventOptions
+	if len(opts) == 1 {
+		o = opts[0]
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started.Load() {
+		panic("procwire: event " + name + " registered after Run")
+	}
+	if name == "" {
+		panic("procwire: empty event name")
+	}
+	if _, dup := w.evByName[name]; dup {
+		panic("procwire: event " + name + " registered twice")
+	}
+	if len(w.events) >= maxIDs {
+		panic("procwire: too many events")
+	}
+	e := &eventDef{name: name, id: uint16(len(w.events) + 1), codec: firstCodec(o.Codec, w.opts.Codec)}
+	w.events = append(w.events, e)
+	w.evByName[name] = e
+	return e
+}
+
+func firstCodec(cs ...codec.Codec) codec.Codec {
+	for _, c := range cs {
+		if c != nil {
+			return c
+		}
+	}
+	return codec.MsgPack
+}
+
+func (w *Worker) method(id uint16) *method {
+	if id == 0 || int(id) > len(w.methods) {
+		return nil
+	}
+	return w.methods[id-1]
+}
+
+// Schema is the method and event table a worker announces in $init.
+type Schema struct {
+	Methods map[string]SchemaMethod `json:"methods"`
+	Events  map[string]SchemaEvent  `json:"events"`
+}
+
+// SchemaMethod describes one method in a Schema.
+type SchemaMethod struct {
+	ID       uint16       `json:"id"`
+	Response ResponseType `json:"response"`
+	// Timeout is the request timeout in milliseconds, if any.
+	Timeout int64 `json:"timeout,omitempty"`
+}
+
+// SchemaEvent describes one event in a Schema.
+type SchemaEvent struct {
+	ID uint16 `json:"id"`
+}
+
+// Schema returns the schema the worker announces: methods numbered 1, 2, …
+// in registration order, events numbered the same way in their own id
+// space.
+func (w *Worker) Schema() Schema {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := Schema{
+		Methods: make(map[string]SchemaMethod, len(w.methods)),
+		Events:  make(map[string]SchemaEvent, len(w.events)),
+	}
+	for _, m := range w.methods {
+		sm := SchemaMethod{ID: m.id, Response: m.response}
+		if m.timeout > 0 {
+			sm.Timeout = max(1, m.timeout.Milliseconds())
+		}
+		s.Methods[m.name] = sm
+	}
+	for _, e := range w.events {
+		s.Events[e.name] = SchemaEvent{ID: e.id}
+	}
+	return s
+}
+
+// initMessage builds the $init control line.
+func (w *Worker) initMessage(pipe string) ([]byte, error) {
+	type params struct {
+		Pipe    string `json:"pipe"`
+		Schema  Schema `json:"schema"`
+		Version string `json:"version"`
+	}
+	return json.Marshal(struct {
+		JSONRPC string `json:"jsonrpc"`
+		Method  string `json:"method"`
+		Params  params `json:"params"`
+	}{"2.0", "$init", params{pipe, w.Schema(), "1.0.0"}})
+}
+
+func (w *Worker) maxPayload() (uint32, error) {
+	switch n := w.opts.MaxPayloadSize; {
+	case n == 0:
+		return wire.DefaultMaxPayload, nil
+	case n < 0 || n > wire.MaxPayloadLimit:
+		return 0, fmt.Errorf("procwire: MaxPayloadSize %d is outside 1..%d", n, wire.MaxPayloadLimit)
+	default:
+		return uint32(n), nil
+	}
+}
+
+// ensure context is used (Run lives in run.go).
+var _ = context.Background
