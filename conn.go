@@ -48,7 +48,7 @@ type call struct {
 	m       *method
 	payload []byte
 	cancel  context.CancelCauseFunc // set when the handler starts; guarded by serverConn.mu
-	aborted atomic.Bool // set when the parent aborted: nothing more is sent
+	aborted atomic.Bool             // set when the parent aborted: nothing more is sent
 }
 
 func newServerConn(w *Worker, nc net.Conn, r *wire.Reader, timeout time.Duration) *serverConn {

@@ -74,7 +74,6 @@ func (ctl *control) run() {
 	}
 }
 
-
 // handle acts on one line. Lines that are not JSON objects, and messages
 // other than $ping and $shutdown, are ignored.
 func (ctl *control) handle(line []byte) {

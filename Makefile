@@ -1,0 +1,29 @@
+# procwire-go — the two commands of the README, and their parts.
+#   make demo   the real Node parent drives a Go worker and prints the results
+#   make test   every test: vet (linux, darwin, windows) and go test -race,
+#               including the interop suites against the real parent
+
+NODE := interop/node_modules/node/bin/node
+GO   ?= go
+
+.PHONY: demo test deps vet unit fuzz-short
+
+# Install the pinned Node 22 and @procwire packages (package-lock.json).
+deps: interop/node_modules/.package-lock.json
+interop/node_modules/.package-lock.json: interop/package.json interop/package-lock.json
+	cd interop && npm ci --no-audit --no-fund
+	@touch $@
+
+demo: deps
+	$(GO) build -o bin/conformance ./examples/conformance
+	cd interop && PROCWIRE_WORKER=$(CURDIR)/bin/conformance node_modules/node/bin/node demo.mjs
+
+vet:
+	$(GO) vet ./...
+	GOOS=darwin $(GO) vet ./...
+	GOOS=windows $(GO) vet ./...
+
+unit:
+	$(GO) test -race ./...
+
+test: deps vet unit
