@@ -106,12 +106,9 @@ func (c *serverConn) readLoop() error {
 			}
 			continue
 		}
-		var payload []byte
-		if h.Length > 0 {
-			payload = make([]byte, h.Length)
-			if err := c.r.ReadPayload(payload); err != nil {
-				return c.readErr(err)
-			}
+		payload, err := c.readPayload(int(h.Length))
+		if err != nil {
+			return c.readErr(err)
 		}
 		m := c.w.method(h.Method)
 		if m == nil {
@@ -123,6 +120,36 @@ func (c *serverConn) readLoop() error {
 		}
 		c.dispatch(h.RequestID, m, payload)
 	}
+}
+
+// eagerPayload is the largest payload allocated in full as soon as its
+// header arrives. Larger payloads grow with the data actually received, so
+// a peer that declares a huge frame and sends nothing costs no memory.
+const eagerPayload = 64 << 20
+
+// readPayload reads the current frame's n-byte payload into a new buffer.
+func (c *serverConn) readPayload(n int) ([]byte, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	if n <= eagerPayload {
+		p := make([]byte, n)
+		return p, c.r.ReadPayload(p)
+	}
+	p := make([]byte, 0, eagerPayload)
+	for len(p) < n {
+		if len(p) == cap(p) {
+			np := make([]byte, len(p), min(2*cap(p), n))
+			copy(np, p)
+			p = np
+		}
+		m := cap(p) - len(p)
+		if err := c.r.ReadPart(p[len(p):cap(p)]); err != nil {
+			return nil, err
+		}
+		p = p[:len(p)+m]
+	}
+	return p, nil
 }
 
 func (c *serverConn) readErr(err error) error {

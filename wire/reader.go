@@ -93,6 +93,24 @@ func (r *Reader) ReadPayload(p []byte) error {
 	return nil
 }
 
+// ReadPart reads the next len(p) bytes of the current frame's payload, for
+// callers that receive a large payload in several parts. p must not be
+// longer than what remains of the payload.
+func (r *Reader) ReadPart(p []byte) error {
+	if uint64(len(p)) > uint64(r.pending) {
+		return fmt.Errorf("procwire: ReadPart given %d bytes with %d left in the payload", len(p), r.pending)
+	}
+	n, err := io.ReadFull(r.br, p)
+	r.pending -= uint32(n)
+	if err != nil {
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			err = ErrTruncated
+		}
+		return err
+	}
+	return nil
+}
+
 // Discard skips the unread payload of the current frame.
 func (r *Reader) Discard() error {
 	for r.pending > 0 {

@@ -43,19 +43,22 @@ func (w *Writer) WriteFrame(h Header, parts ...[]byte) (int64, net.Buffers, erro
 	}
 	w.bufs = vec
 	n, err := w.bufs.WriteTo(w.w)
-	rest := w.bufs
-	w.bufs = nil
-	clear(w.vec[:])
+	var out net.Buffers
 	if err != nil {
-		// The remaining slices may alias w.hdr, which the next call
-		// overwrites: copy the unwritten header bytes out.
-		out := make(net.Buffers, 0, len(rest))
-		for _, b := range rest {
+		// The unwritten slices live in w.vec and may alias w.hdr, both
+		// reused by the next call: copy the slice headers, and the header
+		// bytes themselves, out.
+		out = make(net.Buffers, 0, len(w.bufs))
+		for _, b := range w.bufs {
 			if len(b) > 0 && &b[len(b)-1] == &w.hdr[HeaderSize-1] {
 				b = append([]byte(nil), b...)
 			}
 			out = append(out, b)
 		}
+	}
+	w.bufs = nil
+	clear(w.vec[:])
+	if err != nil {
 		return n, out, err
 	}
 	return n, nil, nil
