@@ -6,13 +6,13 @@ import { rawCodec } from "@procwire/codecs";
 import { readFileSync } from "node:fs";
 
 export const WORKER = process.env.PROCWIRE_WORKER;
-if (!WORKER) {
-  throw new Error("PROCWIRE_WORKER must name the worker executable");
-}
 export const WORKER_ARGS = JSON.parse(process.env.PROCWIRE_WORKER_ARGS || "[]");
 
 /** Declares every method and event of the conformance contract. */
 export function conformanceModule(name = "conformance") {
+  if (!WORKER) {
+    throw new Error("PROCWIRE_WORKER must name the worker executable");
+  }
   return new Module(name)
     .executable(WORKER, WORKER_ARGS)
     .method("echo")

@@ -3,6 +3,7 @@ package interop
 import (
 	"bytes"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -67,4 +68,19 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	runSuite(t, "conformance.test.mjs", "PROCWIRE_WORKER="+worker)
+}
+
+// TestExamples drives every example worker with the real parent.
+func TestExamples(t *testing.T) {
+	requireNode(t)
+	dir := t.TempDir()
+	var env []string
+	for _, name := range []string{"echo", "stream", "events", "cancellation"} {
+		exe, err := BuildWorker("./examples/"+name, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, "PROCWIRE_EXAMPLE_"+strings.ToUpper(name)+"="+exe)
+	}
+	runSuite(t, "examples.test.mjs", env...)
 }
