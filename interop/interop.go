@@ -73,7 +73,11 @@ func RunSuite(file string, env []string, log io.Writer) ([]Result, error) {
 	}
 	cmd := exec.Command(node, "--test", "--test-reporter=tap", "--test-timeout=120000", file)
 	cmd.Dir = Dir()
-	cmd.Env = append(os.Environ(), env...)
+	// Race-enabled workers otherwise sleep 1 s at exit (atexit_sleep_ms),
+	// which would hide how fast they shut down. halt_on_error makes a race
+	// in a worker fail its suite.
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0 halt_on_error=1")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = log
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
