@@ -1,12 +1,13 @@
 # procwire-go — the two commands of the README, and their parts.
 #   make demo   the real Node parent drives a Go worker and prints the results
 #   make test   every test: vet (linux, darwin, windows) and go test -race,
-#               including the interop suites against the real parent
+#               including the interop suites against the real parent, and a
+#               short run of every fuzz target (FUZZTIME each, default 10s)
 
 NODE := interop/node_modules/node/bin/node
 GO   ?= go
 
-.PHONY: demo test deps vet unit fuzz-short
+.PHONY: demo test deps vet unit fuzz
 
 # Install the pinned Node 22 and @procwire packages (package-lock.json).
 deps: interop/node_modules/.package-lock.json
@@ -26,4 +27,7 @@ vet:
 unit:
 	$(GO) test -race ./...
 
-test: deps vet unit
+fuzz:
+	FUZZTIME=$(or $(FUZZTIME),10s) ./scripts/fuzz.sh
+
+test: deps vet unit fuzz

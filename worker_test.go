@@ -3,10 +3,10 @@ package procwire
 import (
 	"bufio"
 	"context"
-	"io"
-	"log/slog"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
