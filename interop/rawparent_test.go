@@ -1,0 +1,264 @@
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/wire"
+)
+
+// rawParent spawns a worker process and impersonates its parent byte by
+// byte, for what the real parent never sends.
+type rawParent struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Reader
+	stderr *lockedBuffer
+	pipe   string
+	schema struct {
+		Methods map[string]struct {
+			ID uint16 `json:"id"`
+		} `json:"methods"`
+	}
+	exited chan error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var (
+	conformanceOnce sync.Once
+	conformanceExe  string
+	conformanceErr  error
+)
+
+func conformanceWorker(t *testing.T) string {
+	t.Helper()
+	conformanceOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "procwire-conf-")
+		if err != nil {
+			conformanceErr = err
+			return
+		}
+		conformanceExe, conformanceErr = BuildWorker("./examples/conformance", dir)
+	})
+	if conformanceErr != nil {
+		t.Fatal(conformanceErr)
+	}
+	return conformanceExe
+}
+
+func spawnRaw(t *testing.T, env ...string) *rawParent {
+	t.Helper()
+	cmd := exec.Command(conformanceWorker(t))
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0 halt_on_error=1")
+	cmd.Env = append(cmd.Env, env...)
+	p := &rawParent{t: t, cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	var err error
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.stdout = bufio.NewReader(out)
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("worker stderr:\n%s", p.stderr.String())
+		}
+	})
+	line, err := p.stdout.ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading $init: %v", err)
+	}
+	var msg struct {
+		Method string `json:"method"`
+		Params struct {
+			Pipe   string          `json:"pipe"`
+			Schema json.RawMessage `json:"schema"`
+		} `json:"params"`
+	}
+	if err := json.Unmarshal([]byte(line), &msg); err != nil || msg.Method != "$init" {
+		t.Fatalf("first line %q: %v", line, err)
+	}
+	p.pipe = msg.Params.Pipe
+	json.Unmarshal(msg.Params.Schema, &p.schema)
+	return p
+}
+
+func (p *rawParent) dial() net.Conn {
+	p.t.Helper()
+	nc, err := net.Dial("unix", p.pipe)
+	if err != nil {
+		p.t.Fatalf("dial: %v", err)
+	}
+	p.t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+func (p *rawParent) id(method string) uint16 { return p.schema.Methods[method].ID }
+
+// waitExit waits for the worker process to exit and returns its error.
+func (p *rawParent) waitExit(d time.Duration) error {
+	p.t.Helper()
+	select {
+	case err := <-p.exited:
+		return err
+	case <-time.After(d):
+		p.t.Fatalf("worker still running after %v", d)
+		return nil
+	}
+}
+
+func request(method uint16, id uint32, v any) []byte {
+	b, _ := codec.MsgPack.Marshal(v)
+	return append(wire.Header{Method: method, RequestID: id, Length: uint32(len(b))}.Append(nil), b...)
+}
+
+func readFrame(t *testing.T, nc net.Conn) (wire.Header, []byte) {
+	t.Helper()
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	h, pl, err := wire.NewReader(nc, 0, 0).ReadFrame()
+	if err != nil {
+		t.Fatalf("read frame: %v", err)
+	}
+	return h, pl
+}
+
+func expectClosed(t *testing.T, nc net.Conn) {
+	t.Helper()
+	nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_, err := io.ReadAll(nc)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("connection not closed by the worker")
+	}
+}
+
+// TestRawParentViolations sends the worker process what no real parent
+// sends; each violation closes the connection with a log line saying why,
+// and the process exits cleanly (status 1, socket removed).
+func TestRawParentViolations(t *testing.T) {
+	tests := []struct {
+		name   string
+		frame  []byte
+		reason string
+	}{
+		{"oversized length", wire.Header{Method: 1, RequestID: 1, Length: 0x7FFFFFFF}.Append(nil), "exceeds the limit"},
+		{"method id 0", wire.Header{Method: 0, RequestID: 1}.Append(nil), "method id 0"},
+		{"reserved bits", wire.Header{Method: 1, Flags: 0xC0, RequestID: 1}.Append(nil), "reserved flag"},
+		{"truncated frame", wire.Header{Method: 1, RequestID: 1, Length: 100}.Append(nil)[:7], "disconnected"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := spawnRaw(t)
+			nc := p.dial()
+			nc.Write(tt.frame)
+			if tt.name == "truncated frame" {
+				nc.Close()
+			} else {
+				expectClosed(t, nc)
+			}
+			err := p.waitExit(3 * time.Second)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Errorf("exit = %v, want status 1", err)
+			}
+			if !strings.Contains(p.stderr.String(), tt.reason) {
+				t.Errorf("stderr does not say %q:\n%s", tt.reason, p.stderr.String())
+			}
+			if _, err := os.Stat(p.pipe); !os.IsNotExist(err) {
+				t.Errorf("socket left behind")
+			}
+		})
+	}
+}
+
+func TestRawParentSecondConnectionRefused(t *testing.T) {
+	p := spawnRaw(t)
+	nc := p.dial()
+	nc.Write(request(p.id("echo"), 1, "one"))
+	readFrame(t, nc)
+	if c2, err := net.Dial("unix", p.pipe); err == nil {
+		c2.Close()
+		t.Fatal("second connection accepted")
+	}
+	nc.Write(request(p.id("echo"), 0xFFFFFFFF, "max id"))
+	if h, pl := readFrame(t, nc); h.RequestID != 0xFFFFFFFF || h.Flags != wire.FlagsResult {
+		t.Fatalf("got %v %x", h, pl)
+	}
+}
+
+func TestRawParentGarbageControlLines(t *testing.T) {
+	p := spawnRaw(t)
+	io.WriteString(p.stdin, "hello\n{not json\n[1]\n{\"method\":\"$nothing\"}\n\x00\x01\n")
+	io.WriteString(p.stdin, `{"jsonrpc":"2.0","method":"$ping"}`+"\n")
+	line, err := p.stdout.ReadString('\n')
+	if err != nil || line != `{"jsonrpc":"2.0","method":"$pong"}`+"\n" {
+		t.Fatalf("after garbage, $ping answered with %q (%v)", line, err)
+	}
+	nc := p.dial()
+	nc.Write(request(p.id("echo"), 1, "ok"))
+	readFrame(t, nc)
+	p.stdin.Close() // end of input: the worker exits cleanly
+	if err := p.waitExit(2 * time.Second); err != nil {
+		t.Errorf("exit after stdin EOF = %v, want status 0", err)
+	}
+}
+
+func TestRawParentBadToken(t *testing.T) {
+	const token = "aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11"
+	p := spawnRaw(t, "PROCWIRE_TOKEN="+token)
+	auth := func(tok string) []byte {
+		return append(wire.Header{Method: wire.MethodAuth, Length: uint32(len(tok))}.Append(nil), tok...)
+	}
+	bad := p.dial()
+	bad.Write(append(auth(strings.Repeat("b", 64)), request(p.id("notify"), 0, "smuggled")...))
+	expectClosed(t, bad)
+	if strings.Contains(p.stderr.String(), token) {
+		t.Error("token logged")
+	}
+	good := p.dial()
+	good.Write(append(auth(token), request(p.id("echo"), 1, "in")...))
+	if h, _ := readFrame(t, good); h.RequestID != 1 {
+		t.Fatalf("got %v", h)
+	}
+	// The smuggled notify would have emitted a "notified" event first.
+	good.Write(request(p.id("echo"), 2, "again"))
+	if h, _ := readFrame(t, good); h.RequestID != 2 || h.Flags != wire.FlagsResult {
+		t.Fatalf("frames behind a bad AUTH were dispatched: got %v", h)
+	}
+}
