@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/procwire/procwire-go/wire"
 )
 
 // Run serves the parent until the parent sends $shutdown, stdin reaches end
@@ -133,20 +136,62 @@ loop:
 
 	acc.close()
 	if c != nil {
-		c.close(ErrShutdown)
-		<-c.done
-		if !waitTimeout(&c.handlers, w.opts.ShutdownTimeout) {
-			w.log.Warn("procwire: handlers still running after the shutdown timeout; returning without them", "timeout", w.opts.ShutdownTimeout)
-		}
-		if !waitTimeout(&c.out.flushes, w.opts.ShutdownTimeout) {
-			w.log.Warn("procwire: a frame write is still blocked after the shutdown timeout")
-		}
-		w.conn.Store(nil)
+		w.finish(c)
 	}
 	if result != nil && !errors.Is(result, io.EOF) {
 		return result
 	}
 	return nil
+}
+
+// finish closes c, cancelling its handlers, and waits for them up to the
+// shutdown timeout.
+func (w *Worker) finish(c *serverConn) {
+	c.close(ErrShutdown)
+	<-c.done
+	if !waitTimeout(&c.handlers, w.opts.ShutdownTimeout) {
+		w.log.Warn("procwire: handlers still running after the shutdown timeout; returning without them", "timeout", w.opts.ShutdownTimeout)
+	}
+	if !waitTimeout(&c.out.flushes, w.opts.ShutdownTimeout) {
+		w.log.Warn("procwire: a frame write is still blocked after the shutdown timeout")
+	}
+	w.conn.CompareAndSwap(c, nil)
+}
+
+// ServeConn serves one parent connection that is already established (and,
+// if the transport needs it, authenticated) until the parent closes it, it
+// fails, or ctx is done. It uses no control plane: no $init, no $ping, no
+// socket of its own. It is how package procwiretest connects a parent in
+// the same process, and how a worker serves a transport of its own.
+//
+// ServeConn returns nil when ctx is done, an error wrapping ErrDisconnected
+// when the parent closed the connection, and a *wire.ProtocolError when it
+// violated the frame format. Like Run, it may be called once per Worker,
+// and not together with Run.
+func (w *Worker) ServeConn(ctx context.Context, nc net.Conn) error {
+	w.mu.Lock()
+	if w.started.Load() {
+		w.mu.Unlock()
+		return errors.New("procwire: worker already running")
+	}
+	w.started.Store(true)
+	w.mu.Unlock()
+	maxPayload, err := w.maxPayload()
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	c := newServerConn(w, nc, wire.NewReader(nc, maxPayload, w.opts.ReadBufferSize), w.opts.BackpressureTimeout)
+	w.conn.Store(c)
+	go c.serve()
+	var result error
+	select {
+	case <-ctx.Done():
+	case <-c.done:
+		result = c.err
+	}
+	w.finish(c)
+	return result
 }
 
 // waitTimeout waits for wg up to d and reports whether it finished.
