@@ -64,7 +64,11 @@ func newServerConn(w *Worker, nc net.Conn, r *wire.Reader, timeout time.Duration
 		done:   make(chan struct{}),
 	}
 	c.space = sync.NewCond(&c.mu)
-	c.out = newConnWriter(nc, timeout, w.log)
+	stats := &w.stats
+	if w.opts.noStats {
+		stats = nil
+	}
+	c.out = newConnWriter(nc, timeout, w.log, stats)
 	return c
 }
 
@@ -91,6 +95,10 @@ func (c *serverConn) readLoop() error {
 			default:
 				return fmt.Errorf("%w: %w", ErrDisconnected, err)
 			}
+		}
+		if !c.w.opts.noStats {
+			c.w.stats.framesIn.Add(1)
+			c.w.stats.bytesIn.Add(uint64(wire.HeaderSize) + uint64(h.Length))
 		}
 		switch h.Method {
 		case wire.MethodAbort:
@@ -168,6 +176,7 @@ func unknownMethod(id uint16) *method {
 		serve: func(context.Context, *Request, *ResponseWriter) error {
 			return fmt.Errorf("Unknown method ID: %d", id)
 		},
+		stats: new(methodCounters),
 	}
 }
 
@@ -187,7 +196,8 @@ func (c *serverConn) dispatch(id uint32, m *method, payload []byte) {
 		if _, dup := c.calls[id]; dup {
 			c.log.Warn("procwire: request id already in flight; rejecting the new request", "request_id", id, "method", m.name)
 			dupErr := fmt.Errorf("procwire: request id %d is already in flight", id)
-			cl.m = &method{name: m.name, id: m.id, response: m.response, serve: func(context.Context, *Request, *ResponseWriter) error { return dupErr }}
+			cl.m = &method{name: m.name, id: m.id, response: m.response, stats: m.stats,
+				serve: func(context.Context, *Request, *ResponseWriter) error { return dupErr }}
 		} else {
 			c.calls[id] = cl
 		}
@@ -260,7 +270,44 @@ func (c *serverConn) serveCall(cl *call) {
 
 	req := &Request{Method: m.name, MethodID: m.id, ID: cl.id, Payload: cl.payload, codec: m.reqCodec}
 	rw := &ResponseWriter{c: c, call: cl}
-	err := c.invoke(ctx, m, req, rw)
+	var err error
+	if c.w.opts.noStats {
+		err = c.invoke(ctx, m, req, rw)
+		c.complete(cl, rw, err)
+		return
+	}
+	st := m.stats
+	st.requests.Add(1)
+	c.w.stats.inFlight.Add(1)
+	start := time.Now()
+	defer func() {
+		d := time.Since(start)
+		c.w.stats.inFlight.Add(-1)
+		st.observe(d)
+		outcome := "ok"
+		switch {
+		case cl.aborted.Load():
+			st.aborted.Add(1)
+			outcome = "aborted"
+		case err != nil:
+			st.errors.Add(1)
+			outcome = "error"
+		default:
+			st.ok.Add(1)
+		}
+		if c.w.opts.LogRequests {
+			c.log.Debug("procwire: request", "method", m.name, "request_id", cl.id, "duration", d,
+				"bytes", len(cl.payload), "outcome", outcome, "error", err)
+		}
+	}()
+	err = c.invoke(ctx, m, req, rw)
+	c.complete(cl, rw, err)
+}
+
+// complete sends what the handler's return calls for: the error, or the
+// natural end of its response type if it sent no final response.
+func (c *serverConn) complete(cl *call, rw *ResponseWriter, err error) {
+	m := cl.m
 	switch {
 	case cl.aborted.Load() || c.closingNow():
 		return
@@ -305,6 +352,9 @@ func (c *serverConn) invoke(ctx context.Context, m *method, req *Request, rw *Re
 		if p := recover(); p != nil {
 			c.log.Error("procwire: handler panicked", "method", m.name, "request_id", req.ID, "panic", p, "stack", string(debug.Stack()))
 			err = fmt.Errorf("panic in handler %q: %v", m.name, p)
+			if m.stats != nil {
+				m.stats.panics.Add(1)
+			}
 		}
 	}()
 	return m.serve(ctx, req, rw)
@@ -317,6 +367,7 @@ func (c *serverConn) abort(id uint32) {
 	if cl != nil {
 		delete(c.calls, id)
 		cl.aborted.Store(true)
+		c.w.stats.aborts.Add(1)
 	}
 	var cancel context.CancelCauseFunc
 	if cl != nil {
@@ -368,10 +419,15 @@ type connWriter struct {
 	log     *slog.Logger
 	flushes sync.WaitGroup // goroutines finishing a timed-out frame
 	broken  atomic.Bool    // a write failed mid-frame: nothing more may be written
+	stats   *counters
 }
 
-func newConnWriter(nc net.Conn, timeout time.Duration, log *slog.Logger) *connWriter {
+func newConnWriter(nc net.Conn, timeout time.Duration, log *slog.Logger, stats *counters) *connWriter {
+	if stats == nil {
+		stats = new(counters) // counted, never read
+	}
 	return &connWriter{
+		stats:   stats,
 		nc:      nc,
 		sem:     make(chan struct{}, 1),
 		w:       wire.NewWriter(nc),
@@ -417,7 +473,9 @@ func (cw *connWriter) release() { <-cw.sem }
 // frame is dropped and ErrAborted returned: once an abort is honoured
 // nothing more is sent for the request.
 func (cw *connWriter) write(h wire.Header, cl *call, parts ...[]byte) error {
+	start := time.Now()
 	if err := cw.acquire(); err != nil {
+		cw.waited(start)
 		return err
 	}
 	if cl != nil && cl.aborted.Load() {
@@ -434,8 +492,13 @@ func (cw *connWriter) write(h wire.Header, cl *call, parts ...[]byte) error {
 	n, rest, err := cw.w.WriteFrame(h, parts...)
 	if err == nil {
 		cw.release()
+		cw.stats.framesOut.Add(1)
+		cw.stats.bytesOut.Add(uint64(n))
+		cw.waited(start)
 		return nil
 	}
+	cw.stats.bytesOut.Add(uint64(n))
+	cw.waited(start)
 	if cw.timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 		if n == 0 {
 			cw.release()
@@ -453,11 +516,25 @@ func (cw *connWriter) write(h wire.Header, cl *call, parts ...[]byte) error {
 	return fmt.Errorf("%w: %w", ErrDisconnected, err)
 }
 
+// waited records a write that took long enough to count as waiting for the
+// socket.
+func (cw *connWriter) waited(start time.Time) {
+	if d := time.Since(start); d > time.Millisecond {
+		cw.stats.backpressureWaits.Add(1)
+		cw.stats.backpressureNs.Add(uint64(d))
+	}
+}
+
 func (cw *connWriter) finish(rest net.Buffers) {
 	defer cw.flushes.Done()
 	defer cw.release()
 	cw.nc.SetWriteDeadline(time.Time{})
-	if _, err := rest.WriteTo(cw.nc); err != nil {
+	n, err := rest.WriteTo(cw.nc)
+	cw.stats.bytesOut.Add(uint64(n))
+	if err == nil {
+		cw.stats.framesOut.Add(1)
+	}
+	if err != nil {
 		cw.broken.Store(true)
 		cw.log.Warn("procwire: could not finish a frame after a backpressure timeout", "error", err)
 		cw.nc.Close()

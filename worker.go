@@ -78,11 +78,16 @@ type Options struct {
 	// ReadBufferSize is the size of the socket read buffer
 	// (wire.DefaultReadBufferSize if 0).
 	ReadBufferSize int
+	// LogRequests logs one Debug line per request (method, id, duration,
+	// payload bytes, outcome).
+	LogRequests bool
 	// Stdin and Stdout carry the control plane (os.Stdin and os.Stdout if
 	// nil). Tests use pipes.
 	Stdin  io.Reader
 	Stdout io.Writer
 
+	// noStats turns the counters off (benchmarks compare).
+	noStats bool
 	// errorLinger is how long Run waits after writing $error, so the
 	// parent reads it before the process exits. Tests shorten it.
 	errorLinger time.Duration
@@ -123,7 +128,8 @@ type Worker struct {
 	evByName map[string]*eventDef
 	started  atomic.Bool
 
-	conn atomic.Pointer[serverConn] // the adopted connection, if any
+	conn  atomic.Pointer[serverConn] // the adopted connection, if any
+	stats counters
 }
 
 type method struct {
@@ -134,6 +140,7 @@ type method struct {
 	resCodec codec.Codec
 	timeout  time.Duration
 	serve    HandlerFunc
+	stats    *methodCounters
 }
 
 type eventDef struct {
@@ -210,6 +217,7 @@ func (w *Worker) register(name string, rt ResponseType, h HandlerFunc, opts []Me
 		resCodec: firstCodec(o.ResponseCodec, o.Codec, w.opts.Codec),
 		timeout:  o.Timeout,
 		serve:    h,
+		stats:    new(methodCounters),
 	}
 	w.methods = append(w.methods, m)
 	w.byName[name] = m

@@ -833,3 +833,51 @@ func TestRegistrationMistakesPanic(t *testing.T) {
 		})
 	}
 }
+
+func TestStats(t *testing.T) {
+	leakCheck(t)
+	p := startWorker(t, Options{LogRequests: true}, basicWorker)
+	c := p.dial()
+	c.sendValue(p.methodID("echo"), 1, "a")
+	c.recv(2 * time.Second)
+	c.sendValue(p.methodID("echo"), 2, "b")
+	c.recv(2 * time.Second)
+	c.sendValue(p.methodID("fail"), 3, "x")
+	c.recv(2 * time.Second)
+	c.sendValue(p.methodID("panic"), 4, nil)
+	c.recv(2 * time.Second)
+	c.sendValue(p.methodID("wait"), 5, nil)
+	time.Sleep(20 * time.Millisecond)
+	c.send(wire.MethodAbort, 5, nil)
+	c.sendValue(p.methodID("echo"), 6, "c")
+	c.recv(2 * time.Second)
+
+	var s Stats
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		s = p.w.Stats()
+		if s.Methods["wait"].Aborted == 1 && s.Methods["echo"].OK == 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	echo := s.Methods["echo"]
+	if echo.Requests != 3 || echo.OK != 3 || echo.Latency.Count != 3 || echo.Latency.P99 < echo.Latency.P50 || echo.Latency.Max < echo.Latency.Mean {
+		t.Errorf("echo stats = %+v", echo)
+	}
+	if f := s.Methods["fail"]; f.Errors != 1 || f.OK != 0 {
+		t.Errorf("fail stats = %+v", f)
+	}
+	if pn := s.Methods["panic"]; pn.Errors != 1 || pn.Panics != 1 {
+		t.Errorf("panic stats = %+v", pn)
+	}
+	if wt := s.Methods["wait"]; wt.Aborted != 1 {
+		t.Errorf("wait stats = %+v", wt)
+	}
+	if s.Aborts != 1 || s.FramesIn != 7 || s.FramesOut != 5 || s.BytesIn < 7*wire.HeaderSize || s.BytesOut < 5*wire.HeaderSize || s.InFlight != 0 {
+		t.Errorf("stats = %+v", s)
+	}
+	if !strings.Contains(p.logs.String(), `msg="procwire: request" method=echo request_id=1`) {
+		t.Errorf("no request log line:\n%s", p.logs.String())
+	}
+}

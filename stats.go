@@ -1,0 +1,157 @@
+package procwire
+
+import (
+	"math"
+	"math/bits"
+	"sync/atomic"
+	"time"
+)
+
+// Stats is a snapshot of a worker's counters since it started. Publish it
+// with expvar in one line:
+//
+//	expvar.Publish("procwire", expvar.Func(func() any { return w.Stats() }))
+type Stats struct {
+	InFlight  int64  `json:"inFlight"`  // handlers running now
+	Queued    int64  `json:"queued"`    // requests waiting for a handler slot
+	FramesIn  uint64 `json:"framesIn"`  // frames received, aborts included
+	FramesOut uint64 `json:"framesOut"` // frames sent, events included
+	BytesIn   uint64 `json:"bytesIn"`   // bytes received, headers included
+	BytesOut  uint64 `json:"bytesOut"`  // bytes sent, headers included
+	Aborts    uint64 `json:"aborts"`    // aborts that cancelled a request in flight
+	// BackpressureWaits counts frame writes that waited more than a
+	// millisecond for the socket (the parent not reading, or other frames
+	// ahead), and BackpressureWait is the time they waited in total.
+	BackpressureWaits uint64                 `json:"backpressureWaits"`
+	BackpressureWait  time.Duration          `json:"backpressureWaitNs"`
+	Methods           map[string]MethodStats `json:"methods"`
+}
+
+// MethodStats are one method's counters. Every request ends in exactly one
+// of OK, Errors (panics included) and Aborted.
+type MethodStats struct {
+	Requests uint64         `json:"requests"`
+	OK       uint64         `json:"ok"`
+	Errors   uint64         `json:"errors"`
+	Panics   uint64         `json:"panics"`
+	Aborted  uint64         `json:"aborted"`
+	Latency  LatencySummary `json:"latency"`
+}
+
+// LatencySummary summarises handler durations (from dispatch to the end of
+// the handler, final response write included). Percentiles come from
+// power-of-two buckets, so they are upper bounds within a factor of two.
+type LatencySummary struct {
+	Count uint64        `json:"count"`
+	Mean  time.Duration `json:"meanNs"`
+	Max   time.Duration `json:"maxNs"`
+	P50   time.Duration `json:"p50Ns"`
+	P90   time.Duration `json:"p90Ns"`
+	P99   time.Duration `json:"p99Ns"`
+}
+
+// counters are the worker-wide counters, updated with atomics.
+type counters struct {
+	inFlight          atomic.Int64
+	framesIn          atomic.Uint64
+	framesOut         atomic.Uint64
+	bytesIn           atomic.Uint64
+	bytesOut          atomic.Uint64
+	aborts            atomic.Uint64
+	backpressureWaits atomic.Uint64
+	backpressureNs    atomic.Uint64
+}
+
+// latencyBuckets: bucket i counts durations in [2^(i-1), 2^i) ns, with
+// bucket 0 for 0 and the last bucket open-ended (≥ ~34 s).
+const latencyBuckets = 36
+
+type methodCounters struct {
+	requests atomic.Uint64
+	ok       atomic.Uint64
+	errors   atomic.Uint64
+	panics   atomic.Uint64
+	aborted  atomic.Uint64
+	sumNs    atomic.Uint64
+	maxNs    atomic.Uint64
+	buckets  [latencyBuckets]atomic.Uint64
+}
+
+func (mc *methodCounters) observe(d time.Duration) {
+	ns := uint64(max(d, 0))
+	mc.sumNs.Add(ns)
+	for {
+		old := mc.maxNs.Load()
+		if ns <= old || mc.maxNs.CompareAndSwap(old, ns) {
+			break
+		}
+	}
+	mc.buckets[min(bits.Len64(ns), latencyBuckets-1)].Add(1)
+}
+
+func (mc *methodCounters) snapshot() MethodStats {
+	s := MethodStats{
+		Requests: mc.requests.Load(),
+		OK:       mc.ok.Load(),
+		Errors:   mc.errors.Load(),
+		Panics:   mc.panics.Load(),
+		Aborted:  mc.aborted.Load(),
+	}
+	var counts [latencyBuckets]uint64
+	var total uint64
+	for i := range counts {
+		counts[i] = mc.buckets[i].Load()
+		total += counts[i]
+	}
+	s.Latency.Count = total
+	if total == 0 {
+		return s
+	}
+	s.Latency.Mean = time.Duration(mc.sumNs.Load() / total)
+	s.Latency.Max = time.Duration(mc.maxNs.Load())
+	quantile := func(q float64) time.Duration {
+		rank := uint64(math.Ceil(q * float64(total)))
+		var acc uint64
+		for i, c := range counts {
+			acc += c
+			if acc >= rank {
+				if i == 0 {
+					return 0
+				}
+				upper := time.Duration(uint64(1) << i)
+				return min(upper, s.Latency.Max)
+			}
+		}
+		return s.Latency.Max
+	}
+	s.Latency.P50, s.Latency.P90, s.Latency.P99 = quantile(0.50), quantile(0.90), quantile(0.99)
+	return s
+}
+
+// Stats returns a snapshot of the worker's counters. It is safe to call at
+// any time, from any goroutine.
+func (w *Worker) Stats() Stats {
+	s := Stats{
+		InFlight:          w.stats.inFlight.Load(),
+		FramesIn:          w.stats.framesIn.Load(),
+		FramesOut:         w.stats.framesOut.Load(),
+		BytesIn:           w.stats.bytesIn.Load(),
+		BytesOut:          w.stats.bytesOut.Load(),
+		Aborts:            w.stats.aborts.Load(),
+		BackpressureWaits: w.stats.backpressureWaits.Load(),
+		BackpressureWait:  time.Duration(w.stats.backpressureNs.Load()),
+	}
+	if c := w.conn.Load(); c != nil {
+		c.mu.Lock()
+		s.Queued = int64(len(c.queue) - c.qhead)
+		c.mu.Unlock()
+	}
+	w.mu.Lock()
+	methods := w.methods
+	w.mu.Unlock()
+	s.Methods = make(map[string]MethodStats, len(methods))
+	for _, m := range methods {
+		s.Methods[m.name] = m.stats.snapshot()
+	}
+	return s
+}
