@@ -12,7 +12,7 @@ GO   ?= go
 # Install the pinned Node 22 and @procwire packages (package-lock.json).
 deps: interop/node_modules/.package-lock.json
 interop/node_modules/.package-lock.json: interop/package.json interop/package-lock.json
-	cd interop && npm ci --no-audit --no-fund
+	cd interop && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 demo: deps
