@@ -7,7 +7,7 @@
 NODE := interop/node_modules/node/bin/node
 GO   ?= go
 
-.PHONY: demo test deps vet unit fuzz
+.PHONY: demo test deps vet unit fuzz bench bench-smoke
 
 # Install the pinned Node 22 and @procwire packages (package-lock.json).
 deps: interop/node_modules/.package-lock.json
@@ -30,4 +30,13 @@ unit:
 fuzz:
 	FUZZTIME=$(or $(FUZZTIME),10s) ./scripts/fuzz.sh
 
-test: deps vet unit fuzz
+# Every testing.B benchmark once, to prove they still run (figures: `make bench`).
+bench-smoke:
+	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
+
+# The end-to-end comparison: Go vs the official Node worker vs the null
+# worker under the real parent, plus the raw socket; see BENCHMARKS.md.
+bench: deps
+	$(GO) run ./bench $(BENCHFLAGS)
+
+test: deps vet unit fuzz bench-smoke

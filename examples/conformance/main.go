@@ -82,10 +82,7 @@ func newWorker(opts procwire.Options) *procwire.Worker {
 		}
 		buf := make([]byte, size)
 		for i := uint32(0); i < count; i++ {
-			b := byte(i)
-			for j := range buf {
-				buf[j] = b
-			}
+			fill(buf, byte(i))
 			if err := out.Send(buf); err != nil {
 				return err
 			}
@@ -169,6 +166,17 @@ func newWorker(opts procwire.Options) *procwire.Worker {
 		return map[string]int{"pid": os.Getpid()}, nil
 	})
 	return w
+}
+
+// fill sets every byte of buf to b at memmove speed.
+func fill(buf []byte, b byte) {
+	if len(buf) == 0 {
+		return
+	}
+	buf[0] = b
+	for n := 1; n < len(buf); n *= 2 {
+		copy(buf[n:], buf[:n])
+	}
 }
 
 func main() {

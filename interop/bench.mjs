@@ -1,0 +1,117 @@
+// One benchmark run of one worker under the real @procwire/core parent.
+// The Go command in bench/ runs this for each implementation in alternating
+// repetitions and compares medians; run it alone as:
+//   PROCWIRE_WORKER=path [PROCWIRE_WORKER_ARGS='["x.mjs"]'] node bench.mjs [quick]
+// It prints one JSON object on stdout; progress goes to stderr.
+import { readFileSync } from "node:fs";
+import { ModuleManager, Module } from "@procwire/core";
+import { rawCodec } from "@procwire/codecs";
+import { WORKER, WORKER_ARGS, blobRequest, sleep } from "./harness.mjs";
+
+const quick = process.argv.includes("quick");
+const log = (...a) => process.stderr.write(a.join(" ") + "\n");
+
+const small = {
+  id: 12345, name: "procwire benchmark", tags: ["alpha", "beta", "gamma"],
+  score: 98.6, enabled: true, note: "a small object of about one hundred bytes",
+};
+
+function procStatus(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (k) => Number((s.match(new RegExp(`^${k}:\\s+(\\d+) kB`, "m")) || [])[1] || 0) * 1024;
+    return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+  } catch {
+    return { rss: 0, hwm: 0 };
+  }
+}
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+const mod = new Module("bench")
+  .executable(WORKER, WORKER_ARGS)
+  .method("echo")
+  .method("echoRaw", { codec: rawCodec })
+  .method("blob", { response: "stream", codec: rawCodec })
+  .spawnPolicy({ maxRetries: 0 });
+const manager = new ModuleManager();
+manager.register(mod);
+let t0 = performance.now();
+await manager.spawn();
+const spawnMs = performance.now() - t0;
+const pid = mod.process.pid;
+await sleep(200);
+const idleRss = procStatus(pid).rss;
+const out = { spawnMs, idleRssBytes: idleRss };
+
+// Sequential small echo: round-trip latency.
+{
+  const n = quick ? 500 : 5000;
+  for (let i = 0; i < 500; i++) await mod.send("echo", small);
+  const lat = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = performance.now();
+    await mod.send("echo", small);
+    lat[i] = (performance.now() - s) * 1000;
+  }
+  out.seqP50us = pct(lat, 50);
+  out.seqP99us = pct(lat, 99);
+  log(`  seq echo p50 ${out.seqP50us.toFixed(1)} µs p99 ${out.seqP99us.toFixed(1)} µs`);
+}
+
+// 64 in flight.
+{
+  const total = quick ? 20000 : 100000;
+  let sent = 0;
+  const s = performance.now();
+  async function lane() {
+    while (sent < total) {
+      sent++;
+      await mod.send("echo", small);
+    }
+  }
+  await Promise.all(Array.from({ length: 64 }, lane));
+  out.inflight64Rps = total / ((performance.now() - s) / 1000);
+  log(`  64 in flight ${Math.round(out.inflight64Rps)} req/s`);
+}
+
+// Raw echo sweep (bytes moved both ways / time) and the 64 MiB point.
+out.sweep = {};
+const sizes = [1 << 10, 16 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20];
+for (const size of sizes) {
+  const buf = Buffer.alloc(size, 1);
+  const reps = Math.max(3, Math.min(quick ? 200 : 2000, Math.floor((quick ? 64 : 256) * (1 << 20) / size)));
+  await mod.send("echoRaw", buf);
+  const s = performance.now();
+  for (let i = 0; i < reps; i++) {
+    const r = await mod.send("echoRaw", buf);
+    if (r.length !== size) throw new Error("short echo");
+  }
+  const secs = (performance.now() - s) / 1000;
+  out.sweep[size] = (2 * size * reps) / secs / 1e6;
+  log(`  echoRaw ${size} B: ${out.sweep[size].toFixed(0)} MB/s`);
+}
+out.echo64MiBMBps = out.sweep[64 << 20];
+out.echo64MiBPeakRssBytes = procStatus(pid).hwm;
+
+// Stream of 256 × 1 MiB raw chunks.
+{
+  const runs = quick ? 2 : 5;
+  const rates = [];
+  for (let r = 0; r < runs; r++) {
+    const s = performance.now();
+    let bytes = 0;
+    for await (const c of mod.stream("blob", blobRequest(256, 1 << 20))) bytes += c.length;
+    rates.push(bytes / ((performance.now() - s) / 1000) / 1e6);
+  }
+  out.stream256MBps = pct(rates, 50);
+  log(`  stream 256 × 1 MiB ${out.stream256MBps.toFixed(0)} MB/s`);
+}
+
+t0 = performance.now();
+await manager.shutdown();
+out.shutdownMs = performance.now() - t0;
+process.stdout.write(JSON.stringify(out) + "\n");
