@@ -37,6 +37,12 @@ type serverConn struct {
 	space   *sync.Cond // signalled when the queue shrinks or the conn closes
 	closing bool
 
+	inline    atomic.Int32  // inline hand-over state (see serve)
+	inlineSeq atomic.Uint64 // counts inline episodes
+	wdParked  atomic.Bool   // the watchdog is parked on wdWake
+	wdWake    chan struct{}
+	bg        sync.WaitGroup // the watchdog
+
 	handlers sync.WaitGroup // handler goroutines
 	done     chan struct{}  // closed when the reader loop ends
 	err      error          // why the reader loop ended; read after done
@@ -64,6 +70,7 @@ func newServerConn(w *Worker, nc net.Conn, r *wire.Reader, timeout time.Duration
 		done:   make(chan struct{}),
 	}
 	c.space = sync.NewCond(&c.mu)
+	c.wdWake = make(chan struct{}, 1)
 	stats := &w.stats
 	if w.opts.noStats {
 		stats = nil
@@ -73,13 +80,107 @@ func newServerConn(w *Worker, nc net.Conn, r *wire.Reader, timeout time.Duration
 }
 
 // serve runs the reader loop until the connection fails or is closed.
+//
+// A request that arrives with nothing buffered behind it, while a handler
+// slot is free, is served on the reading goroutine itself: read, handle and
+// answer on one thread, with no hand-off to another goroutine (which costs a
+// thread wake-up and, on a small machine, doubles the round trip of
+// sequential requests). If that handler is still running one or two
+// watchdog ticks later, the watchdog starts another goroutine to read, so a
+// slow handler never holds up aborts or other requests for long. Requests
+// that arrive in bursts go to their own goroutines and run in parallel.
 func (c *serverConn) serve() {
-	defer close(c.done)
-	c.err = c.readLoop()
-	c.close(c.err)
+	for {
+		cl, err := c.readLoop()
+		if cl == nil {
+			c.err = err
+			c.close(err)
+			close(c.done)
+			return
+		}
+		c.inlineSeq.Add(1)
+		c.inline.Store(inlineRunning)
+		if c.wdParked.Load() {
+			select {
+			case c.wdWake <- struct{}{}:
+			default:
+			}
+		}
+		c.runInline(cl)
+		if !c.inline.CompareAndSwap(inlineRunning, inlineReading) {
+			return // another goroutine is reading now
+		}
+	}
 }
 
-func (c *serverConn) readLoop() error {
+// Watchdog timing: a handler running on the reading goroutine loses the
+// reading role after one to two ticks; the watchdog parks after idleTicks
+// ticks without inline work, so an idle worker does not wake up.
+const (
+	watchdogTick = time.Millisecond
+	idleTicks    = 200
+)
+
+// States of the inline hand-over between serve and the watchdog.
+const (
+	inlineReading int32 = iota // the serve goroutine is reading
+	inlineRunning              // it is running a handler; reading may be taken over
+	inlineTaken                // the watchdog started another reader
+)
+
+// watchdog hands reading to a new goroutine when a handler has been running
+// on the reading goroutine for a full tick. Timers are not armed per
+// request: re-arming one wakes the runtime's poller, which costs more than
+// the hand-off it would save.
+func (c *serverConn) watchdog() {
+	defer c.bg.Done()
+	t := time.NewTicker(watchdogTick)
+	defer t.Stop()
+	var lastSeq uint64
+	idle := 0
+	for {
+		if idle >= idleTicks {
+			t.Stop()
+			c.wdParked.Store(true)
+			if c.inline.Load() != inlineRunning { // re-check after publishing
+				select {
+				case <-c.wdWake:
+				case <-c.ctx.Done():
+					return
+				}
+			}
+			c.wdParked.Store(false)
+			t.Reset(watchdogTick)
+			idle = 0
+		}
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			return
+		}
+		if c.inline.Load() != inlineRunning {
+			idle++
+			continue
+		}
+		idle = 0
+		seq := c.inlineSeq.Load()
+		if seq == lastSeq && c.inline.CompareAndSwap(inlineRunning, inlineTaken) {
+			go c.serve()
+		}
+		lastSeq = seq
+	}
+}
+
+// start starts serving: the reading goroutine and its watchdog.
+func (c *serverConn) start() {
+	c.bg.Add(1)
+	go c.watchdog()
+	go c.serve()
+}
+
+// readLoop reads frames until the connection ends (returning why) or it
+// decides to run a request on the calling goroutine (returning it).
+func (c *serverConn) readLoop() (*call, error) {
 	for {
 		h, err := c.r.ReadHeader()
 		if err != nil {
@@ -87,13 +188,13 @@ func (c *serverConn) readLoop() error {
 			switch {
 			case errors.As(err, &pe):
 				c.log.Error("procwire: closing the parent connection", "reason", pe.Reason, "header", pe.Header.String())
-				return err
+				return nil, err
 			case errors.Is(err, io.EOF):
-				return ErrDisconnected
+				return nil, ErrDisconnected
 			case c.ctx.Err() != nil:
-				return context.Cause(c.ctx)
+				return nil, context.Cause(c.ctx)
 			default:
-				return fmt.Errorf("%w: %w", ErrDisconnected, err)
+				return nil, fmt.Errorf("%w: %w", ErrDisconnected, err)
 			}
 		}
 		if !c.w.opts.noStats {
@@ -103,20 +204,20 @@ func (c *serverConn) readLoop() error {
 		switch h.Method {
 		case wire.MethodAbort:
 			if err := c.r.Discard(); err != nil {
-				return c.readErr(err)
+				return nil, c.readErr(err)
 			}
 			c.abort(h.RequestID)
 			continue
 		case wire.MethodAuth:
 			// A stray AUTH frame after adoption is ignored.
 			if err := c.r.Discard(); err != nil {
-				return c.readErr(err)
+				return nil, c.readErr(err)
 			}
 			continue
 		}
 		payload, err := c.readPayload(int(h.Length))
 		if err != nil {
-			return c.readErr(err)
+			return nil, c.readErr(err)
 		}
 		m := c.w.method(h.Method)
 		if m == nil {
@@ -126,7 +227,9 @@ func (c *serverConn) readLoop() error {
 			}
 			m = unknownMethod(h.Method)
 		}
-		c.dispatch(h.RequestID, m, payload)
+		if cl := c.dispatch(h.RequestID, m, payload); cl != nil {
+			return cl, nil
+		}
 	}
 }
 
@@ -181,8 +284,10 @@ func unknownMethod(id uint16) *method {
 }
 
 // dispatch starts the request's handler, or queues it when all handler
-// slots are busy. It blocks while the queue is full.
-func (c *serverConn) dispatch(id uint32, m *method, payload []byte) {
+// slots are busy. It blocks while the queue is full. It returns the call
+// instead of starting a goroutine for it when the reader should run it
+// itself (see serve); the slot is then already taken.
+func (c *serverConn) dispatch(id uint32, m *method, payload []byte) *call {
 	cl := &call{id: id, m: m, payload: payload}
 	c.mu.Lock()
 	for len(c.queue)-c.qhead >= c.w.opts.MaxQueuedRequests && !c.closing {
@@ -190,7 +295,7 @@ func (c *serverConn) dispatch(id uint32, m *method, payload []byte) {
 	}
 	if c.closing {
 		c.mu.Unlock()
-		return
+		return nil
 	}
 	if id != 0 {
 		if _, dup := c.calls[id]; dup {
@@ -206,11 +311,15 @@ func (c *serverConn) dispatch(id uint32, m *method, payload []byte) {
 		c.running++
 		c.handlers.Add(1)
 		c.mu.Unlock()
+		if c.r.Buffered() == 0 {
+			return cl
+		}
 		go c.run(cl)
-		return
+		return nil
 	}
 	c.queue = append(c.queue, cl)
 	c.mu.Unlock()
+	return nil
 }
 
 // run serves cl, then queued calls, until the queue is empty.
@@ -220,34 +329,54 @@ func (c *serverConn) run(cl *call) {
 		if !cl.aborted.Load() {
 			c.serveCall(cl)
 		}
-		c.mu.Lock()
-		if cl.id != 0 && c.calls[cl.id] == cl {
-			delete(c.calls, cl.id)
-		}
-		cl = nil
-		for cl == nil && c.qhead < len(c.queue) && !c.closing {
-			cl = c.queue[c.qhead]
-			c.queue[c.qhead] = nil
-			c.qhead++
-			if cl.aborted.Load() {
-				cl = nil
-			}
-		}
-		if c.qhead == len(c.queue) {
-			c.queue = c.queue[:0]
-			c.qhead = 0
-		} else if c.qhead > 1024 && c.qhead*2 > len(c.queue) {
-			n := copy(c.queue, c.queue[c.qhead:])
-			clear(c.queue[n:])
-			c.queue = c.queue[:n]
-			c.qhead = 0
-		}
-		if cl == nil {
-			c.running--
-		}
-		c.space.Signal()
-		c.mu.Unlock()
+		cl = c.next(cl)
 	}
+}
+
+// runInline serves cl on the reading goroutine, then hands any queued call
+// to a new goroutine so that the caller can go back to reading.
+func (c *serverConn) runInline(cl *call) {
+	if !cl.aborted.Load() {
+		c.serveCall(cl)
+	}
+	if next := c.next(cl); next != nil {
+		go c.run(next) // keeps the slot and the handlers count
+		return
+	}
+	c.handlers.Done()
+}
+
+// next retires the finished call done and returns the next queued call to
+// serve in its slot, or nil after releasing the slot.
+func (c *serverConn) next(done *call) *call {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if done.id != 0 && c.calls[done.id] == done {
+		delete(c.calls, done.id)
+	}
+	var cl *call
+	for cl == nil && c.qhead < len(c.queue) && !c.closing {
+		cl = c.queue[c.qhead]
+		c.queue[c.qhead] = nil
+		c.qhead++
+		if cl.aborted.Load() {
+			cl = nil
+		}
+	}
+	if c.qhead == len(c.queue) {
+		c.queue = c.queue[:0]
+		c.qhead = 0
+	} else if c.qhead > 1024 && c.qhead*2 > len(c.queue) {
+		n := copy(c.queue, c.queue[c.qhead:])
+		clear(c.queue[n:])
+		c.queue = c.queue[:n]
+		c.qhead = 0
+	}
+	if cl == nil {
+		c.running--
+	}
+	c.space.Signal()
+	return cl
 }
 
 func (c *serverConn) serveCall(cl *call) {

@@ -115,7 +115,7 @@ loop:
 		case a := <-acc.adopted:
 			c = newServerConn(w, a.nc, a.r, w.opts.BackpressureTimeout)
 			w.conn.Store(c)
-			go c.serve()
+			c.start()
 			connCh = c.done
 		case <-connCh:
 			result = c.err
@@ -149,6 +149,7 @@ loop:
 func (w *Worker) finish(c *serverConn) {
 	c.close(ErrShutdown)
 	<-c.done
+	c.bg.Wait()
 	if !waitTimeout(&c.handlers, w.opts.ShutdownTimeout) {
 		w.log.Warn("procwire: handlers still running after the shutdown timeout; returning without them", "timeout", w.opts.ShutdownTimeout)
 	}
@@ -183,7 +184,7 @@ func (w *Worker) ServeConn(ctx context.Context, nc net.Conn) error {
 	}
 	c := newServerConn(w, nc, wire.NewReader(nc, maxPayload, w.opts.ReadBufferSize), w.opts.BackpressureTimeout)
 	w.conn.Store(c)
-	go c.serve()
+	c.start()
 	var result error
 	select {
 	case <-ctx.Done():

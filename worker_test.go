@@ -863,3 +863,25 @@ func TestStats(t *testing.T) {
 		t.Errorf("no request log line:\n%s", p.logs.String())
 	}
 }
+
+// A handler that blocks on the reading goroutine loses the reading role to
+// the watchdog, also when the watchdog was parked after idling.
+func TestBlockingHandlerDoesNotStopReading(t *testing.T) {
+	leakCheck(t)
+	p := startWorker(t, Options{}, basicWorker)
+	c := p.dial()
+	for _, idle := range []time.Duration{0, 400 * time.Millisecond} {
+		time.Sleep(idle) // long enough for the watchdog to park
+		c.sendValue(p.methodID("wait"), 1, nil)
+		time.Sleep(5 * time.Millisecond)
+		start := time.Now()
+		c.sendValue(p.methodID("echo"), 2, "while blocked")
+		if h, _ := c.recv(2 * time.Second); h.RequestID != 2 {
+			t.Fatalf("idle %v: got %v, want the answer to request 2", idle, h)
+		}
+		if d := time.Since(start); d > 500*time.Millisecond {
+			t.Errorf("idle %v: second request waited %v behind a blocked handler", idle, d)
+		}
+		c.send(wire.MethodAbort, 1, nil)
+	}
+}
