@@ -55,6 +55,8 @@ type call struct {
 	payload []byte
 	cancel  context.CancelCauseFunc // set when the handler starts; guarded by serverConn.mu
 	aborted atomic.Bool             // set when the parent aborted: nothing more is sent
+	req     Request                 // the handler's view, allocated with the call
+	rw      ResponseWriter
 }
 
 func newServerConn(w *Worker, nc net.Conn, r *wire.Reader, timeout time.Duration) *serverConn {
@@ -397,8 +399,9 @@ func (c *serverConn) serveCall(cl *call) {
 	}
 	defer cancel(context.Canceled)
 
-	req := &Request{Method: m.name, MethodID: m.id, ID: cl.id, Payload: cl.payload, codec: m.reqCodec}
-	rw := &ResponseWriter{c: c, call: cl}
+	cl.req = Request{Method: m.name, MethodID: m.id, ID: cl.id, Payload: cl.payload, codec: m.reqCodec}
+	cl.rw = ResponseWriter{c: c, call: cl}
+	req, rw := &cl.req, &cl.rw
 	var err error
 	if c.w.opts.noStats {
 		err = c.invoke(ctx, m, req, rw)
