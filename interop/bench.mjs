@@ -49,8 +49,8 @@ const out = { spawnMs, idleRssBytes: idleRss };
 
 // Sequential small echo: round-trip latency.
 {
-  const n = quick ? 500 : 5000;
-  for (let i = 0; i < 500; i++) await mod.send("echo", small);
+  const n = quick ? 3000 : 10000;
+  for (let i = 0; i < (quick ? 2000 : 5000); i++) await mod.send("echo", small);
   const lat = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const s = performance.now();
