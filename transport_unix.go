@@ -58,6 +58,11 @@ func listen(dir string) (net.Listener, string, error) {
 	if !fi.IsDir() {
 		return nil, "", fmt.Errorf("procwire: socket directory %s is not a directory", filepath.Dir(path))
 	}
+	// In a directory anyone may write to, only the sticky bit stops another
+	// user from replacing our socket with theirs.
+	if fi.Mode().Perm()&0o002 != 0 && fi.Mode()&os.ModeSticky == 0 {
+		return nil, "", fmt.Errorf("procwire: socket directory %s is world-writable without the sticky bit", filepath.Dir(path))
+	}
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		return nil, "", fmt.Errorf("procwire: listen on %s: %w", path, err)

@@ -350,7 +350,7 @@ func TestAbortRacingResponses(t *testing.T) {
 	leakCheck(t)
 	p := startWorker(t, Options{}, basicWorker)
 	c := p.dial()
-	const n = 2000
+	const n = 10000
 	echo := p.methodID("echo")
 	go func() {
 		for i := uint32(1); i <= n; i++ {

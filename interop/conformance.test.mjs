@@ -282,19 +282,20 @@ test("schema mismatches are rejected by the parent with a clear error", async ()
   await assert.rejects(manager.spawn("missing"), /did not register expected method "nope"/);
 });
 
-test("killing the parent makes the worker exit", async () => {
-  const node = process.execPath;
-  const parent = spawn(node, [new URL("./parent-hold.mjs", import.meta.url).pathname], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: process.env,
+for (const busy of [false, true]) {
+  test(`killing the parent makes the worker exit${busy ? " (mid-request and mid-stream)" : ""}`, async () => {
+    const node = process.execPath;
+    const args = [new URL("./parent-hold.mjs", import.meta.url).pathname];
+    if (busy) args.push("busy");
+    const parent = spawn(node, args, { stdio: ["ignore", "pipe", "inherit"], env: process.env });
+    const rl = createInterface({ input: parent.stdout });
+    const line = await new Promise((resolve, reject) => {
+      rl.once("line", resolve);
+      parent.once("exit", (c) => reject(new Error(`parent exited early (${c})`)));
+    });
+    const { pid } = JSON.parse(line);
+    assert.ok(alive(pid), "worker is running");
+    parent.kill("SIGKILL");
+    assert.ok(await waitFor(() => !alive(pid), 1000), "worker exited within 1 s of the parent's death");
   });
-  const rl = createInterface({ input: parent.stdout });
-  const line = await new Promise((resolve, reject) => {
-    rl.once("line", resolve);
-    parent.once("exit", (c) => reject(new Error(`parent exited early (${c})`)));
-  });
-  const { pid } = JSON.parse(line);
-  assert.ok(alive(pid), "worker is running");
-  parent.kill("SIGKILL");
-  assert.ok(await waitFor(() => !alive(pid), 1000), "worker exited within 1 s of the parent's death");
-});
+}
