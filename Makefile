@@ -7,7 +7,7 @@
 NODE := interop/node_modules/node/bin/node
 GO   ?= go
 
-.PHONY: demo test deps vet unit fuzz bench bench-smoke
+.PHONY: demo test deps vet unit fuzz bench bench-smoke soak
 
 # Install the pinned Node 22 and @procwire packages (package-lock.json).
 deps: interop/node_modules/.package-lock.json
@@ -38,5 +38,11 @@ bench-smoke:
 # worker under the real parent, plus the raw socket; see BENCHMARKS.md.
 bench: deps
 	$(GO) run ./bench $(BENCHFLAGS)
+
+# A million mixed requests under the real parent with a 20 ms heartbeat;
+# not part of `make test` (SOAK_TOTAL to change the count).
+soak: deps
+	$(GO) build -o bin/soak ./soak
+	cd interop && PROCWIRE_WORKER=$(CURDIR)/bin/soak node_modules/node/bin/node soak.mjs $(SOAK_TOTAL)
 
 test: deps vet unit fuzz bench-smoke

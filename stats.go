@@ -12,42 +12,42 @@ import (
 //
 //	expvar.Publish("procwire", expvar.Func(func() any { return w.Stats() }))
 type Stats struct {
-	InFlight  int64  `json:"inFlight"`  // handlers running now
-	Queued    int64  `json:"queued"`    // requests waiting for a handler slot
-	FramesIn  uint64 `json:"framesIn"`  // frames received, aborts included
-	FramesOut uint64 `json:"framesOut"` // frames sent, events included
-	BytesIn   uint64 `json:"bytesIn"`   // bytes received, headers included
-	BytesOut  uint64 `json:"bytesOut"`  // bytes sent, headers included
-	Aborts    uint64 `json:"aborts"`    // aborts that cancelled a request in flight
+	InFlight  int64  `json:"inFlight" msgpack:"inFlight"`   // handlers running now
+	Queued    int64  `json:"queued" msgpack:"queued"`       // requests waiting for a handler slot
+	FramesIn  uint64 `json:"framesIn" msgpack:"framesIn"`   // frames received, aborts included
+	FramesOut uint64 `json:"framesOut" msgpack:"framesOut"` // frames sent, events included
+	BytesIn   uint64 `json:"bytesIn" msgpack:"bytesIn"`     // bytes received, headers included
+	BytesOut  uint64 `json:"bytesOut" msgpack:"bytesOut"`   // bytes sent, headers included
+	Aborts    uint64 `json:"aborts" msgpack:"aborts"`       // aborts that cancelled a request in flight
 	// BackpressureWaits counts frame writes that waited more than a
 	// millisecond for the socket (the parent not reading, or other frames
 	// ahead), and BackpressureWait is the time they waited in total.
-	BackpressureWaits uint64                 `json:"backpressureWaits"`
-	BackpressureWait  time.Duration          `json:"backpressureWaitNs"`
-	Methods           map[string]MethodStats `json:"methods"`
+	BackpressureWaits uint64                 `json:"backpressureWaits" msgpack:"backpressureWaits"`
+	BackpressureWait  time.Duration          `json:"backpressureWaitNs" msgpack:"backpressureWaitNs"`
+	Methods           map[string]MethodStats `json:"methods" msgpack:"methods"`
 }
 
 // MethodStats are one method's counters. Every request ends in exactly one
 // of OK, Errors (panics included) and Aborted.
 type MethodStats struct {
-	Requests uint64         `json:"requests"`
-	OK       uint64         `json:"ok"`
-	Errors   uint64         `json:"errors"`
-	Panics   uint64         `json:"panics"`
-	Aborted  uint64         `json:"aborted"`
-	Latency  LatencySummary `json:"latency"`
+	Requests uint64         `json:"requests" msgpack:"requests"`
+	OK       uint64         `json:"ok" msgpack:"ok"`
+	Errors   uint64         `json:"errors" msgpack:"errors"`
+	Panics   uint64         `json:"panics" msgpack:"panics"`
+	Aborted  uint64         `json:"aborted" msgpack:"aborted"`
+	Latency  LatencySummary `json:"latency" msgpack:"latency"`
 }
 
 // LatencySummary summarises handler durations (from dispatch to the end of
 // the handler, final response write included). Percentiles come from
 // power-of-two buckets, so they are upper bounds within a factor of two.
 type LatencySummary struct {
-	Count uint64        `json:"count"`
-	Mean  time.Duration `json:"meanNs"`
-	Max   time.Duration `json:"maxNs"`
-	P50   time.Duration `json:"p50Ns"`
-	P90   time.Duration `json:"p90Ns"`
-	P99   time.Duration `json:"p99Ns"`
+	Count uint64        `json:"count" msgpack:"count"`
+	Mean  time.Duration `json:"meanNs" msgpack:"meanNs"`
+	Max   time.Duration `json:"maxNs" msgpack:"maxNs"`
+	P50   time.Duration `json:"p50Ns" msgpack:"p50Ns"`
+	P90   time.Duration `json:"p90Ns" msgpack:"p90Ns"`
+	P99   time.Duration `json:"p99Ns" msgpack:"p99Ns"`
 }
 
 // counters are the worker-wide counters, updated with atomics.
