@@ -42,6 +42,8 @@ type serverConn struct {
 	wdParked  atomic.Bool   // the watchdog is parked on wdWake
 	wdWake    chan struct{}
 	bg        sync.WaitGroup // the watchdog
+	idle      chan *call     // parked handler goroutines receive work here
+	idleCount atomic.Int32
 
 	handlers sync.WaitGroup // handler goroutines
 	done     chan struct{}  // closed when the reader loop ends
@@ -73,6 +75,7 @@ func newServerConn(w *Worker, nc net.Conn, r *wire.Reader, timeout time.Duration
 	}
 	c.space = sync.NewCond(&c.mu)
 	c.wdWake = make(chan struct{}, 1)
+	c.idle = make(chan *call)
 	stats := &w.stats
 	if w.opts.noStats {
 		stats = nil
@@ -311,12 +314,12 @@ func (c *serverConn) dispatch(id uint32, m *method, payload []byte) *call {
 	}
 	if c.running < c.w.opts.MaxConcurrentHandlers {
 		c.running++
-		c.handlers.Add(1)
 		c.mu.Unlock()
 		if c.r.Buffered() == 0 {
+			c.handlers.Add(1) // runInline marks it done
 			return cl
 		}
-		go c.run(cl)
+		c.startHandler(cl)
 		return nil
 	}
 	c.queue = append(c.queue, cl)
@@ -325,13 +328,44 @@ func (c *serverConn) dispatch(id uint32, m *method, payload []byte) *call {
 }
 
 // run serves cl, then queued calls, until the queue is empty.
+//
+// When it runs out of work the goroutine stays, parked, for the next
+// request (at most maxIdleHandlers of them), so that handlers start on a
+// goroutine whose stack has already grown: a new goroutine's stack is
+// copied several times over by a codec's recursion.
 func (c *serverConn) run(cl *call) {
 	defer c.handlers.Done()
-	for cl != nil {
-		if !cl.aborted.Load() {
-			c.serveCall(cl)
+	for {
+		for cl != nil {
+			if !cl.aborted.Load() {
+				c.serveCall(cl)
+			}
+			cl = c.next(cl)
 		}
-		cl = c.next(cl)
+		if c.idleCount.Add(1) > maxIdleHandlers {
+			c.idleCount.Add(-1)
+			return
+		}
+		select {
+		case cl = <-c.idle:
+		case <-c.ctx.Done():
+			c.idleCount.Add(-1)
+			return
+		}
+	}
+}
+
+// maxIdleHandlers bounds the parked handler goroutines of a connection.
+const maxIdleHandlers = 64
+
+// startHandler runs cl on a parked handler goroutine, or a new one.
+func (c *serverConn) startHandler(cl *call) {
+	select {
+	case c.idle <- cl:
+		c.idleCount.Add(-1)
+	default:
+		c.handlers.Add(1)
+		go c.run(cl)
 	}
 }
 
@@ -341,11 +375,10 @@ func (c *serverConn) runInline(cl *call) {
 	if !cl.aborted.Load() {
 		c.serveCall(cl)
 	}
-	if next := c.next(cl); next != nil {
-		go c.run(next) // keeps the slot and the handlers count
-		return
-	}
 	c.handlers.Done()
+	if next := c.next(cl); next != nil {
+		c.startHandler(next) // in the slot cl had
+	}
 }
 
 // next retires the finished call done and returns the next queued call to
@@ -538,21 +571,53 @@ func (c *serverConn) close(cause error) {
 	c.nc.Close()
 }
 
-// connWriter serialises frame writes on the connection. A write waits for
-// the connection, with Options.BackpressureTimeout as the limit on both the
-// wait and the write itself.
+// connWriter serialises frame writes on the connection and combines them:
+// the goroutine that finds the connection free becomes the writer and, with
+// one vectored write, sends its own frame together with every frame that
+// other goroutines queued meanwhile, until none is left. Under load many
+// responses leave in one system call; alone, a frame is written at once.
+//
+// A write waits for its frame to be on the socket. With
+// Options.BackpressureTimeout set, a frame that cannot be written within it
+// fails with ErrBackpressureTimeout; a frame already partly on the wire is
+// finished in the background, so the byte stream stays well-formed.
 type connWriter struct {
 	nc      net.Conn
-	sem     chan struct{} // holds a token while a frame is being written
-	w       *wire.Writer
 	timeout time.Duration
 	closed  chan struct{}
 	once    sync.Once
 	log     *slog.Logger
+	stats   *counters
 	flushes sync.WaitGroup // goroutines finishing a timed-out frame
 	broken  atomic.Bool    // a write failed mid-frame: nothing more may be written
-	stats   *counters
+
+	mu      sync.Mutex
+	writing bool        // a goroutine holds the writer role
+	pending []*outFrame // frames waiting for the writer
+
+	// Owned by the writer role.
+	batch []*outFrame
+	spare []*outFrame
+	bufs  net.Buffers
+	vec   [][]byte
+	own   outFrame
 }
+
+// outFrame is one frame waiting to be written.
+type outFrame struct {
+	hdr   [wire.HeaderSize]byte
+	parts [][]byte
+	size  int
+	cl    *call
+	state atomic.Int32 // frameQueued → frameTaken (by the writer) or frameCancelled (by its waiter)
+	done  chan error   // receives the outcome of a queued frame
+}
+
+const (
+	frameQueued int32 = iota
+	frameTaken
+	frameCancelled
+)
 
 func newConnWriter(nc net.Conn, timeout time.Duration, log *slog.Logger, stats *counters) *connWriter {
 	if stats == nil {
@@ -561,8 +626,6 @@ func newConnWriter(nc net.Conn, timeout time.Duration, log *slog.Logger, stats *
 	return &connWriter{
 		stats:   stats,
 		nc:      nc,
-		sem:     make(chan struct{}, 1),
-		w:       wire.NewWriter(nc),
 		timeout: timeout,
 		closed:  make(chan struct{}),
 		log:     log,
@@ -573,79 +636,222 @@ func (cw *connWriter) close() {
 	cw.once.Do(func() { close(cw.closed) })
 }
 
-func (cw *connWriter) acquire() error {
-	select {
-	case cw.sem <- struct{}{}:
-		return nil
-	default:
+func (f *outFrame) set(h wire.Header, cl *call, parts [][]byte) {
+	size := 0
+	for _, p := range parts {
+		size += len(p)
 	}
-	if cw.timeout <= 0 {
-		select {
-		case cw.sem <- struct{}{}:
-			return nil
-		case <-cw.closed:
-			return ErrDisconnected
-		}
-	}
-	t := time.NewTimer(cw.timeout)
-	defer t.Stop()
-	select {
-	case cw.sem <- struct{}{}:
-		return nil
-	case <-cw.closed:
-		return ErrDisconnected
-	case <-t.C:
-		return ErrBackpressureTimeout
-	}
+	h.Length = uint32(size)
+	h.Put(f.hdr[:])
+	f.parts, f.size, f.cl = parts, wire.HeaderSize+size, cl
 }
-
-func (cw *connWriter) release() { <-cw.sem }
 
 // write sends one frame. If cl is not nil and the request was aborted, the
 // frame is dropped and ErrAborted returned: once an abort is honoured
 // nothing more is sent for the request.
 func (cw *connWriter) write(h wire.Header, cl *call, parts ...[]byte) error {
 	start := time.Now()
-	if err := cw.acquire(); err != nil {
-		cw.waited(start)
-		return err
+	defer cw.waited(start)
+	cw.mu.Lock()
+	if !cw.writing {
+		cw.writing = true
+		cw.mu.Unlock()
+		cw.own.set(h, cl, parts)
+		return cw.run(&cw.own)
 	}
-	if cl != nil && cl.aborted.Load() {
-		cw.release()
-		return ErrAborted
+	f := &outFrame{done: make(chan error, 1)}
+	f.set(h, cl, parts)
+	cw.pending = append(cw.pending, f)
+	cw.mu.Unlock()
+
+	var timeout <-chan time.Time
+	if cw.timeout > 0 {
+		t := time.NewTimer(cw.timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case err := <-f.done:
+		return err
+	case <-timeout:
+		if f.state.CompareAndSwap(frameQueued, frameCancelled) {
+			return ErrBackpressureTimeout
+		}
+	case <-cw.closed:
+		if f.state.CompareAndSwap(frameQueued, frameCancelled) {
+			return ErrDisconnected
+		}
+	}
+	return <-f.done // the writer took it: its outcome follows shortly
+}
+
+// run writes own (if not nil) and then every queued frame, in batches,
+// until the queue is empty; then it gives up the writer role. It returns
+// own's outcome.
+func (cw *connWriter) run(own *outFrame) error {
+	var ownErr error
+	batch := append(cw.batch[:0], own)
+	if own == nil {
+		batch = batch[:0]
+	}
+	for {
+		stop := false
+		if len(batch) > 0 {
+			var err error
+			var handedOff bool
+			stop, handedOff, err = cw.writeBatch(batch, own)
+			if own != nil {
+				ownErr, own = err, nil
+			}
+			if handedOff {
+				return ownErr // finish holds the writer role now
+			}
+		}
+		cw.mu.Lock()
+		if stop || len(cw.pending) == 0 {
+			if stop {
+				// The socket is stuck or gone: fail what waits rather
+				// than hold the writer role past the timeout.
+				for _, f := range cw.pending {
+					if f.state.CompareAndSwap(frameQueued, frameTaken) {
+						f.done <- cw.stuckErr()
+					}
+				}
+				cw.pending = cw.pending[:0]
+			}
+			clear(batch)
+			cw.batch = batch[:0]
+			cw.own.parts, cw.own.cl = nil, nil
+			cw.writing = false
+			cw.mu.Unlock()
+			return ownErr
+		}
+		batch, cw.spare = cw.spare[:0], batch[:0]
+		for _, f := range cw.pending {
+			if f.state.CompareAndSwap(frameQueued, frameTaken) {
+				batch = append(batch, f)
+			}
+		}
+		clear(cw.pending)
+		cw.pending, cw.spare = cw.spare, cw.pending[:0]
+		cw.mu.Unlock()
+	}
+}
+
+func (cw *connWriter) stuckErr() error {
+	if cw.broken.Load() {
+		return ErrDisconnected
+	}
+	return ErrBackpressureTimeout
+}
+
+// writeBatch writes the frames of batch with one vectored write and reports
+// each queued frame's outcome on its channel (own's is returned). stop is
+// true when the writer should stop: the connection is broken, or the
+// deadline passed with nothing written.
+func (cw *connWriter) writeBatch(batch []*outFrame, own *outFrame) (stop, handedOff bool, ownErr error) {
+	complete := func(f *outFrame, err error) {
+		if f == own {
+			ownErr = err
+		} else {
+			f.done <- err
+		}
 	}
 	if cw.broken.Load() {
-		cw.release()
-		return ErrDisconnected
+		for _, f := range batch {
+			complete(f, ErrDisconnected)
+		}
+		return true, false, ownErr
+	}
+	vec := cw.vec[:0]
+	live := batch[:0]
+	for _, f := range batch {
+		if f.cl != nil && f.cl.aborted.Load() {
+			complete(f, ErrAborted)
+			continue
+		}
+		live = append(live, f)
+		vec = append(vec, f.hdr[:])
+		for _, p := range f.parts {
+			if len(p) > 0 {
+				vec = append(vec, p)
+			}
+		}
+	}
+	if len(live) == 0 {
+		cw.vec = vec[:0]
+		return false, false, ownErr
 	}
 	if cw.timeout > 0 {
 		cw.nc.SetWriteDeadline(time.Now().Add(cw.timeout))
 	}
-	n, rest, err := cw.w.WriteFrame(h, parts...)
-	if err == nil {
-		cw.release()
-		cw.stats.framesOut.Add(1)
-		cw.stats.bytesOut.Add(uint64(n))
-		cw.waited(start)
-		return nil
-	}
+	cw.bufs = vec
+	n, err := cw.bufs.WriteTo(cw.nc)
 	cw.stats.bytesOut.Add(uint64(n))
-	cw.waited(start)
-	if cw.timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
-		if n == 0 {
-			cw.release()
-			return ErrBackpressureTimeout
+	// Frames wholly written succeeded; the one cut short and those after it
+	// did not.
+	written := n
+	cut := -1
+	for i, f := range live {
+		if written >= int64(f.size) {
+			written -= int64(f.size)
+			cw.stats.framesOut.Add(1)
+			complete(f, nil)
+			continue
 		}
-		// Part of the frame is on the wire: finish it in the background
-		// (keeping the write token) so the stream stays well-formed, and
-		// fail this handler now.
+		cut = i
+		break
+	}
+	if err == nil {
+		clear(vec)
+		cw.vec = vec[:0]
+		return false, false, ownErr
+	}
+	var rest net.Buffers
+	if written > 0 {
+		// The unwritten part of the cut frame, copied out of the
+		// reusable vector.
+		rest = append(rest, cw.bufs...)
+		var skip int64
+		for _, f := range live[cut+1:] {
+			skip += int64(f.size)
+		}
+		rest = trimTail(rest, skip)
+	}
+	clear(vec)
+	cw.vec = vec[:0]
+	timedOut := cw.timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded)
+	failure := ErrBackpressureTimeout
+	if !timedOut {
+		cw.broken.Store(true)
+		failure = fmt.Errorf("%w: %w", ErrDisconnected, err)
+	}
+	for _, f := range live[cut:] {
+		complete(f, failure)
+	}
+	if timedOut && written > 0 {
+		// Finish the cut frame in the background; the finisher keeps the
+		// writer role and carries on with the queue.
 		cw.flushes.Add(1)
 		go cw.finish(rest)
-		return ErrBackpressureTimeout
+		return false, true, ownErr
 	}
-	cw.broken.Store(true)
-	cw.release()
-	return fmt.Errorf("%w: %w", ErrDisconnected, err)
+	return true, false, ownErr
+}
+
+// trimTail drops the last n bytes of bufs.
+func trimTail(bufs net.Buffers, n int64) net.Buffers {
+	for n > 0 && len(bufs) > 0 {
+		last := bufs[len(bufs)-1]
+		if int64(len(last)) <= n {
+			n -= int64(len(last))
+			bufs = bufs[:len(bufs)-1]
+			continue
+		}
+		bufs[len(bufs)-1] = last[:int64(len(last))-n]
+		n = 0
+	}
+	return bufs
 }
 
 // waited records a write that took long enough to count as waiting for the
@@ -657,18 +863,19 @@ func (cw *connWriter) waited(start time.Time) {
 	}
 }
 
+// finish writes the rest of a frame cut short by the deadline, without a
+// deadline, then carries on as the writer.
 func (cw *connWriter) finish(rest net.Buffers) {
 	defer cw.flushes.Done()
-	defer cw.release()
 	cw.nc.SetWriteDeadline(time.Time{})
 	n, err := rest.WriteTo(cw.nc)
 	cw.stats.bytesOut.Add(uint64(n))
-	if err == nil {
-		cw.stats.framesOut.Add(1)
-	}
 	if err != nil {
 		cw.broken.Store(true)
 		cw.log.Warn("procwire: could not finish a frame after a backpressure timeout", "error", err)
 		cw.nc.Close()
+	} else {
+		cw.stats.framesOut.Add(1)
 	}
+	cw.run(nil)
 }
