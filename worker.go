@@ -141,6 +141,22 @@ type method struct {
 	timeout  time.Duration
 	serve    HandlerFunc
 	stats    *methodCounters
+	cost     atomic.Int64 // moving average of handler durations, ns
+}
+
+// cheapHandler is the average handler duration under which requests that
+// arrive in a burst still run one after the other on the reading goroutine:
+// starting a goroutine for them would cost more than it gains.
+const cheapHandler = 20 * time.Microsecond
+
+// cheap reports whether the method's handlers have been quick lately.
+func (m *method) cheap() bool { return m.cost.Load() < int64(cheapHandler) }
+
+// observeCost folds one handler duration into the moving average (weight
+// 1/8).
+func (m *method) observeCost(d time.Duration) {
+	old := m.cost.Load()
+	m.cost.Store(old + (int64(d)-old)/8)
 }
 
 type eventDef struct {

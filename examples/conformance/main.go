@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -182,8 +183,16 @@ func fill(buf []byte, b byte) {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// PROCWIRE_CPUPROFILE=file profiles the worker (see BENCHMARKS.md).
+	if path := os.Getenv("PROCWIRE_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	w := newWorker(procwire.Options{MaxConcurrentHandlers: 64})
 	if err := w.Run(ctx); err != nil {
+		pprof.StopCPUProfile()
 		slog.Error("conformance worker stopped", "error", err)
 		os.Exit(1)
 	}
