@@ -12,8 +12,8 @@ import (
 // implementation as an SVG line chart with logarithmic axes.
 func chart(rep Report) []byte {
 	const (
-		W, H               = 760, 430
-		left, right        = 70, 150
+		W, H               = 900, 430
+		left, right        = 70, 230
 		top, bottom        = 40, 60
 		plotW, plotH       = W - left - right, H - top - bottom
 		minMBps, maxMBpsLo = 10.0, 100.0

@@ -70,8 +70,26 @@ func main() {
 	reps := flag.Int("reps", 3, "repetitions of each implementation, interleaved")
 	quick := flag.Bool("quick", false, "shorter scenarios (for CI smoke runs)")
 	outDir := flag.String("out", filepath.Join(interop.Dir(), "..", "bench", "out"), "directory for results.json and throughput.svg")
+	render := flag.String("render", "", "print the table and redraw the chart of a saved results.json, without running anything")
 	flag.Parse()
 	log.SetFlags(0)
+	if *render != "" {
+		b, err := os.ReadFile(*render)
+		if err != nil {
+			log.Fatal(err)
+		}
+		var rep Report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			log.Fatal(err)
+		}
+		printTable(os.Stdout, rep)
+		svg := filepath.Join(filepath.Dir(*render), "throughput.svg")
+		if err := os.WriteFile(svg, chart(rep), 0o644); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("\nchart: %s\n", svg)
+		return
+	}
 
 	node, err := interop.NodePath()
 	if err != nil {
