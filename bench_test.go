@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"testing"
 
 	"github.com/procwire/procwire-go/codec"
@@ -74,7 +75,7 @@ func BenchmarkDispatch(b *testing.B) {
 			if !stats {
 				name = "stats=off"
 			}
-			b.Run(name+"/inflight="+itoa(inflight), func(b *testing.B) {
+			b.Run(name+"/inflight="+strconv.Itoa(inflight), func(b *testing.B) {
 				nc := benchWorker(b, Options{noStats: !stats}, func(w *Worker) {
 					Handle(w, "echo", func(ctx context.Context, in smallObject) (smallObject, error) { return in, nil })
 				})
@@ -136,15 +137,4 @@ func BenchmarkStreamRaw(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }

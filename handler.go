@@ -181,24 +181,19 @@ func (rw *ResponseWriter) send(flags wire.Flags, final bool, parts ...[]byte) er
 // "result"). The request is decoded into Req and the returned Resp encoded
 // with the method's codecs; a returned error becomes the parent's error.
 func Handle[Req, Resp any](w *Worker, name string, fn func(ctx context.Context, in Req) (Resp, error), opts ...MethodOptions) {
-	w.register(name, ResponseResult, func(ctx context.Context, req *Request, rw *ResponseWriter) error {
-		var in Req
-		if err := req.Decode(&in); err != nil {
-			return err
-		}
-		out, err := fn(ctx, in)
-		if err != nil {
-			return err
-		}
-		return rw.Result(out)
-	}, opts)
+	w.register(name, ResponseResult, unary(fn, (*ResponseWriter).Result), opts)
 }
 
 // HandleAck registers a method that acknowledges each request (response
 // type "ack"). The returned value is the ack's data; return a nil-able Resp
 // such as any or a pointer with nil for an ack without data.
 func HandleAck[Req, Resp any](w *Worker, name string, fn func(ctx context.Context, in Req) (Resp, error), opts ...MethodOptions) {
-	w.register(name, ResponseAck, func(ctx context.Context, req *Request, rw *ResponseWriter) error {
+	w.register(name, ResponseAck, unary(fn, (*ResponseWriter).Ack), opts)
+}
+
+// unary adapts a typed one-value handler; send writes its value.
+func unary[Req, Resp any](fn func(context.Context, Req) (Resp, error), send func(*ResponseWriter, any) error) HandlerFunc {
+	return func(ctx context.Context, req *Request, rw *ResponseWriter) error {
 		var in Req
 		if err := req.Decode(&in); err != nil {
 			return err
@@ -207,8 +202,8 @@ func HandleAck[Req, Resp any](w *Worker, name string, fn func(ctx context.Contex
 		if err != nil {
 			return err
 		}
-		return rw.Ack(out)
-	}, opts)
+		return send(rw, out)
+	}
 }
 
 // HandleStream registers a method that answers with a stream (response type

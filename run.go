@@ -27,13 +27,9 @@ import (
 //
 // Run may be called once per Worker.
 func (w *Worker) Run(ctx context.Context) error {
-	w.mu.Lock()
-	if w.started.Load() {
-		w.mu.Unlock()
-		return errors.New("procwire: Run called twice")
+	if err := w.start(); err != nil {
+		return err
 	}
-	w.started.Store(true)
-	w.mu.Unlock()
 
 	in, out := w.opts.Stdin, w.opts.Stdout
 	closeIn := func() {}
@@ -144,6 +140,18 @@ loop:
 	return nil
 }
 
+// start marks the worker as running: registration is closed, and Run or
+// ServeConn may not be called again.
+func (w *Worker) start() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started.Load() {
+		return errors.New("procwire: the worker is already running (Run and ServeConn may be called once)")
+	}
+	w.started.Store(true)
+	return nil
+}
+
 // finish closes c, cancelling its handlers, and waits for them up to the
 // shutdown timeout.
 func (w *Worker) finish(c *serverConn) {
@@ -170,13 +178,9 @@ func (w *Worker) finish(c *serverConn) {
 // violated the frame format. Like Run, it may be called once per Worker,
 // and not together with Run.
 func (w *Worker) ServeConn(ctx context.Context, nc net.Conn) error {
-	w.mu.Lock()
-	if w.started.Load() {
-		w.mu.Unlock()
-		return errors.New("procwire: worker already running")
+	if err := w.start(); err != nil {
+		return err
 	}
-	w.started.Store(true)
-	w.mu.Unlock()
 	maxPayload, err := w.maxPayload()
 	if err != nil {
 		nc.Close()

@@ -204,27 +204,11 @@ func (w *Worker) register(name string, rt ResponseType, h HandlerFunc, opts []Me
 	if h == nil {
 		panic("procwire: nil handler for method " + name)
 	}
-	if len(opts) > 1 {
-		panic("procwire: more than one MethodOptions for method " + name)
-	}
-	var o MethodOptions
-	if len(opts) == 1 {
-		o = opts[0]
-	}
+	o := optional("method", name, opts)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.started.Load() {
-		panic("procwire: method " + name + " registered after Run")
-	}
-	if name == "" {
-		panic("procwire: empty method name")
-	}
-	if _, dup := w.byName[name]; dup {
-		panic("procwire: method " + name + " registered twice")
-	}
-	if len(w.methods) >= maxIDs {
-		panic("procwire: too many methods")
-	}
+	_, dup := w.byName[name]
+	w.checkRegistration("method", name, dup, len(w.methods))
 	m := &method{
 		name:     name,
 		id:       uint16(len(w.methods) + 1),
@@ -240,31 +224,43 @@ func (w *Worker) register(name string, rt ResponseType, h HandlerFunc, opts []Me
 }
 
 func (w *Worker) registerEvent(name string, opts []EventOptions) *eventDef {
-	if len(opts) > 1 {
-		panic("procwire: more than one EventOptions for event " + name)
-	}
-	var o EventOptions
-	if len(opts) == 1 {
-		o = opts[0]
-	}
+	o := optional("event", name, opts)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.started.Load() {
-		panic("procwire: event " + name + " registered after Run")
-	}
-	if name == "" {
-		panic("procwire: empty event name")
-	}
-	if _, dup := w.evByName[name]; dup {
-		panic("procwire: event " + name + " registered twice")
-	}
-	if len(w.events) >= maxIDs {
-		panic("procwire: too many events")
-	}
+	_, dup := w.evByName[name]
+	w.checkRegistration("event", name, dup, len(w.events))
 	e := &eventDef{name: name, id: uint16(len(w.events) + 1), codec: firstCodec(o.Codec, w.opts.Codec)}
 	w.events = append(w.events, e)
 	w.evByName[name] = e
 	return e
+}
+
+// optional returns the one options value passed, or the zero value.
+func optional[T any](kind, name string, opts []T) T {
+	var o T
+	switch len(opts) {
+	case 0:
+	case 1:
+		o = opts[0]
+	default:
+		panic(fmt.Sprintf("procwire: more than one options value for %s %s", kind, name))
+	}
+	return o
+}
+
+// checkRegistration panics on a registration mistake: after Run, an empty
+// or duplicate name, or no id left.
+func (w *Worker) checkRegistration(kind, name string, dup bool, count int) {
+	switch {
+	case w.started.Load():
+		panic("procwire: " + kind + " " + name + " registered after Run")
+	case name == "":
+		panic("procwire: empty " + kind + " name")
+	case dup:
+		panic("procwire: " + kind + " " + name + " registered twice")
+	case count >= maxIDs:
+		panic("procwire: too many " + kind + "s")
+	}
 }
 
 func firstCodec(cs ...codec.Codec) codec.Codec {

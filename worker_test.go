@@ -479,8 +479,9 @@ func TestGarbageControlLinesAreIgnored(t *testing.T) {
 	}
 }
 
-func TestShutdown(t *testing.T) {
-	leakCheck(t)
+// blockedHandler starts a worker with one request in flight whose handler
+// waits for its context and reports the cause.
+func blockedHandler(t *testing.T) (*fakeParent, *conn, <-chan error) {
 	causes := make(chan error, 1)
 	p := startWorker(t, Options{}, func(w *Worker) {
 		Handle(w, "block", func(ctx context.Context, in any) (any, error) {
@@ -492,6 +493,12 @@ func TestShutdown(t *testing.T) {
 	c := p.dial()
 	c.sendValue(p.methodID("block"), 1, nil)
 	time.Sleep(20 * time.Millisecond)
+	return p, c, causes
+}
+
+func TestShutdown(t *testing.T) {
+	leakCheck(t)
+	p, c, causes := blockedHandler(t)
 	start := time.Now()
 	p.control(`{"jsonrpc":"2.0","method":"$shutdown","params":{}}`)
 	if err := p.waitRun(2 * time.Second); err != nil {
@@ -533,17 +540,7 @@ func TestContextCancelEndsRun(t *testing.T) {
 
 func TestParentDisconnectCancelsHandlersAndEndsRun(t *testing.T) {
 	leakCheck(t)
-	causes := make(chan error, 1)
-	p := startWorker(t, Options{}, func(w *Worker) {
-		Handle(w, "block", func(ctx context.Context, in any) (any, error) {
-			<-ctx.Done()
-			causes <- context.Cause(ctx)
-			return nil, nil
-		})
-	})
-	c := p.dial()
-	c.sendValue(p.methodID("block"), 1, nil)
-	time.Sleep(20 * time.Millisecond)
+	p, c, causes := blockedHandler(t)
 	c.nc.Close()
 	err := p.waitRun(2 * time.Second)
 	if !errors.Is(err, ErrDisconnected) {

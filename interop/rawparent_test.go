@@ -2,7 +2,6 @@ package interop
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -25,7 +24,7 @@ type rawParent struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stdout *bufio.Reader
-	stderr *lockedBuffer
+	stderr *syncBuffer
 	pipe   string
 	schema struct {
 		Methods map[string]struct {
@@ -33,23 +32,6 @@ type rawParent struct {
 		} `json:"methods"`
 	}
 	exited chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var (
@@ -79,7 +61,7 @@ func spawnRaw(t *testing.T, env ...string) *rawParent {
 	cmd := exec.Command(conformanceWorker(t))
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0 halt_on_error=1")
 	cmd.Env = append(cmd.Env, env...)
-	p := &rawParent{t: t, cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	p := &rawParent{t: t, cmd: cmd, stderr: &syncBuffer{}, exited: make(chan error, 1)}
 	var err error
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)

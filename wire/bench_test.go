@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"io"
+	"strconv"
 	"testing"
 )
 
@@ -107,20 +108,9 @@ func BenchmarkSocketFrames(b *testing.B) {
 func byteSize(n int) string {
 	switch {
 	case n >= 1<<20:
-		return itoa(n>>20) + "MiB"
+		return strconv.Itoa(n>>20) + "MiB"
 	case n >= 1<<10:
-		return itoa(n>>10) + "KiB"
+		return strconv.Itoa(n>>10) + "KiB"
 	}
-	return itoa(n) + "B"
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
+	return strconv.Itoa(n) + "B"
 }

@@ -82,15 +82,7 @@ func (r *Reader) ReadPayload(p []byte) error {
 	if uint64(len(p)) != uint64(r.pending) {
 		return fmt.Errorf("procwire: ReadPayload given %d bytes for a %d-byte payload", len(p), r.pending)
 	}
-	n, err := io.ReadFull(r.br, p)
-	r.pending -= uint32(n)
-	if err != nil {
-		if err == io.ErrUnexpectedEOF || err == io.EOF {
-			err = ErrTruncated
-		}
-		return err
-	}
-	return nil
+	return r.read(p)
 }
 
 // ReadPart reads the next len(p) bytes of the current frame's payload, for
@@ -100,15 +92,16 @@ func (r *Reader) ReadPart(p []byte) error {
 	if uint64(len(p)) > uint64(r.pending) {
 		return fmt.Errorf("procwire: ReadPart given %d bytes with %d left in the payload", len(p), r.pending)
 	}
+	return r.read(p)
+}
+
+func (r *Reader) read(p []byte) error {
 	n, err := io.ReadFull(r.br, p)
 	r.pending -= uint32(n)
-	if err != nil {
-		if err == io.ErrUnexpectedEOF || err == io.EOF {
-			err = ErrTruncated
-		}
-		return err
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		err = ErrTruncated
 	}
-	return nil
+	return err
 }
 
 // Discard skips the unread payload of the current frame.
