@@ -2,6 +2,7 @@ package interop
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -242,5 +243,33 @@ func TestRawParentBadToken(t *testing.T) {
 	good.Write(request(p.id("echo"), 2, "again"))
 	if h, _ := readFrame(t, good); h.RequestID != 2 || h.Flags != wire.FlagsResult {
 		t.Fatalf("frames behind a bad AUTH were dispatched: got %v", h)
+	}
+}
+
+// A worker that cannot create its socket says so with $error on stdout and
+// exits with status 1.
+func TestRawParentUnusableSocketDirectory(t *testing.T) {
+	for _, dir := range []string{"/nonexistent/procwire", "/dev/null"} {
+		cmd := exec.Command(conformanceWorker(t))
+		cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+dir, "GORACE=atexit_sleep_ms=0")
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("%s: exit = %v, want status 1", dir, err)
+		}
+		var msg struct {
+			Method string `json:"method"`
+			Params struct {
+				Message string `json:"message"`
+			} `json:"params"`
+		}
+		if json.Unmarshal(bytes.TrimSpace(out), &msg) != nil || msg.Method != "$error" || !strings.Contains(msg.Params.Message, dir) {
+			t.Errorf("%s: stdout = %q, want one $error line naming the directory", dir, out)
+		}
+		if !strings.Contains(stderr.String(), dir) {
+			t.Errorf("%s: stderr does not explain: %s", dir, stderr.String())
+		}
 	}
 }
