@@ -2,8 +2,8 @@ package codec
 
 import (
 	"encoding/hex"
-	"testing"
 	"reflect"
+	"testing"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
