@@ -2,7 +2,9 @@ package procwire
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/wire"
@@ -123,6 +125,25 @@ func (rw *ResponseWriter) encodeAndSend(flags wire.Flags, v any, final bool) err
 		}
 		return rw.send(flags, final, parts...)
 	}
+	if am, ok := c.(codec.AppendMarshaler); ok {
+		bp := bufPool.Get().(*[]byte)
+		p, err := am.AppendMarshal((*bp)[:0], v)
+		if err != nil {
+			bufPool.Put(bp)
+			return fmt.Errorf("procwire: encode %s response for %q: %w", c.Name(), rw.m().name, err)
+		}
+		if len(p) == 0 && c.Name() == "msgpack" {
+			p = msgpackNil
+		}
+		err = rw.send(flags, final, p)
+		// The buffer is free again unless a timed-out write may still be
+		// finishing it in the background.
+		if !errors.Is(err, ErrBackpressureTimeout) && cap(p) <= maxPooledBuffer {
+			*bp = p[:0]
+			bufPool.Put(bp)
+		}
+		return err
+	}
 	p, err := c.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("procwire: encode %s response for %q: %w", c.Name(), rw.m().name, err)
@@ -132,6 +153,14 @@ func (rw *ResponseWriter) encodeAndSend(flags wire.Flags, v any, final bool) err
 	}
 	return rw.send(flags, final, p)
 }
+
+// Encoded responses are built in pooled buffers of up to maxPooledBuffer.
+const maxPooledBuffer = 64 << 10
+
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 512)
+	return &b
+}}
 
 var msgpackNil = []byte{0xc0}
 

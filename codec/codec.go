@@ -26,3 +26,9 @@ type Codec interface {
 type ChunkMarshaler interface {
 	MarshalChunks(v any) ([][]byte, error)
 }
+
+// AppendMarshaler is implemented by codecs that can encode a value by
+// appending to a caller's buffer, which lets the caller reuse buffers.
+type AppendMarshaler interface {
+	AppendMarshal(dst []byte, v any) ([]byte, error)
+}

@@ -15,8 +15,26 @@ type msgpackCodec struct{}
 func (msgpackCodec) Name() string { return "msgpack" }
 
 type encState struct {
-	buf bytes.Buffer
+	buf appendWriter
 	enc *msgpack.Encoder
+}
+
+// appendWriter appends what is written to b.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+func (w *appendWriter) WriteByte(c byte) error {
+	w.b = append(w.b, c)
+	return nil
+}
+
+func (w *appendWriter) WriteString(s string) (int, error) {
+	w.b = append(w.b, s...)
+	return len(s), nil
 }
 
 var encPool = sync.Pool{New: func() any {
@@ -28,25 +46,45 @@ var encPool = sync.Pool{New: func() any {
 	return s
 }}
 
-func (msgpackCodec) Marshal(v any) ([]byte, error) {
+func (c msgpackCodec) Marshal(v any) ([]byte, error) {
+	return c.AppendMarshal(nil, v)
+}
+
+// AppendMarshal appends the encoding of v to dst.
+func (msgpackCodec) AppendMarshal(dst []byte, v any) ([]byte, error) {
 	s := encPool.Get().(*encState)
-	s.buf.Reset()
+	s.buf.b = dst
 	err := s.enc.Encode(v)
-	out := bytes.Clone(s.buf.Bytes())
-	if s.buf.Cap() <= 64<<10 {
-		encPool.Put(s)
-	}
+	out := s.buf.b
+	s.buf.b = nil
+	encPool.Put(s)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	return out, nil
 }
+
+type decState struct {
+	r   bytes.Reader
+	dec *msgpack.Decoder
+}
+
+var decPool = sync.Pool{New: func() any {
+	s := &decState{}
+	s.dec = msgpack.NewDecoder(&s.r)
+	return s
+}}
 
 func (msgpackCodec) Unmarshal(data []byte, v any) error {
 	data, err := normalizeNodeExt(data)
 	if err != nil {
 		return err
 	}
-	dec := msgpack.NewDecoder(bytes.NewReader(data))
-	return dec.Decode(v)
+	s := decPool.Get().(*decState)
+	s.r.Reset(data)
+	s.dec.ResetReader(&s.r)
+	err = s.dec.Decode(v)
+	s.r.Reset(nil)
+	decPool.Put(s)
+	return err
 }
