@@ -2,12 +2,13 @@
 #   make demo   the real Node parent drives a Go worker and prints the results
 #   make test   every test: vet (linux, darwin, windows) and go test -race,
 #               including the interop suites against the real parent, and a
-#               short run of every fuzz target (FUZZTIME each, default 10s)
+#               short run of every fuzz target (FUZZTIME each, default 10s),
+#               and the Windows tests under Wine
 
 NODE := interop/node_modules/node/bin/node
 GO   ?= go
 
-.PHONY: demo test deps vet unit fuzz bench bench-smoke soak
+.PHONY: demo test deps vet unit fuzz bench bench-smoke soak test-windows
 
 # Install the pinned Node 22 and @procwire packages (package-lock.json).
 deps: interop/node_modules/.package-lock.json
@@ -45,4 +46,9 @@ soak: deps
 	$(GO) build -o bin/soak ./soak
 	cd interop && PROCWIRE_WORKER=$(CURDIR)/bin/soak node_modules/node/bin/node soak.mjs $(SOAK_TOTAL)
 
-test: deps vet unit fuzz bench-smoke
+# The Windows build of the worker, wire and codec tests, run under Wine
+# with the real named-pipe transport (installs wine64 and mingw-w64).
+test-windows:
+	./scripts/wine-test.sh
+
+test: deps vet unit fuzz bench-smoke test-windows

@@ -823,7 +823,7 @@ func (cw *connWriter) writeBatch(batch []*outFrame, own *outFrame) (stop, handed
 	}
 	clear(vec)
 	cw.vec = vec[:0]
-	timedOut := cw.timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded)
+	timedOut := cw.timeout > 0 && isTimeout(err)
 	failure := ErrBackpressureTimeout
 	if !timedOut {
 		cw.broken.Store(true)
@@ -881,4 +881,11 @@ func (cw *connWriter) finish(rest net.Buffers) {
 		cw.stats.framesOut.Add(1)
 	}
 	cw.run(nil)
+}
+
+// isTimeout reports whether err is a deadline expiring (the os error on
+// sockets, go-winio's timeout error on Windows pipes).
+func isTimeout(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }

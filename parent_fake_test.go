@@ -158,7 +158,7 @@ type conn struct {
 
 func (p *fakeParent) dial() *conn {
 	p.t.Helper()
-	nc, err := net.Dial("unix", p.init.Pipe)
+	nc, err := dialPipe(p.init.Pipe)
 	if err != nil {
 		p.t.Fatalf("dial %s: %v", p.init.Pipe, err)
 	}
