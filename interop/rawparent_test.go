@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -271,5 +272,62 @@ func TestRawParentUnusableSocketDirectory(t *testing.T) {
 		if !strings.Contains(stderr.String(), dir) {
 			t.Errorf("%s: stderr does not explain: %s", dir, stderr.String())
 		}
+	}
+}
+
+// A worker without permission to create its socket in the directory (run as
+// an unprivileged user: root ignores permissions) says so with $error.
+func TestRawParentSocketDirectoryWithoutPermission(t *testing.T) {
+	setpriv, err := exec.LookPath("setpriv")
+	if os.Geteuid() != 0 || err != nil {
+		t.Skip("needs root and setpriv to run the worker as another user")
+	}
+	bin := t.TempDir()
+	os.Chmod(bin, 0o755)
+	exe := filepath.Join(bin, "conformance")
+	data, err := os.ReadFile(conformanceWorker(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	private, err := os.MkdirTemp("", "pw") // 0700, owned by root; short enough for sun_path
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(private)
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", exe)
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+private, "GORACE=atexit_sleep_ms=0")
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit = %v, want status 1", err)
+	}
+	if !strings.Contains(string(out), `"method":"$error"`) || !strings.Contains(string(out), "permission denied") {
+		t.Errorf("stdout = %q, want $error saying permission denied", out)
+	}
+}
+
+// A full file system (a tmpfs with no inode left) gives $error too.
+func TestRawParentSocketDirectoryFull(t *testing.T) {
+	dir, err := os.MkdirTemp("", "pwfull")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(dir)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,nr_inodes=1", "none", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a full tmpfs here: %v %s", err, out)
+	}
+	defer exec.Command("umount", dir).Run()
+	cmd := exec.Command(conformanceWorker(t))
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+dir, "GORACE=atexit_sleep_ms=0")
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit = %v, want status 1", err)
+	}
+	if !strings.Contains(string(out), `"method":"$error"`) || !strings.Contains(string(out), "no space left") {
+		t.Errorf("stdout = %q, want $error saying no space left", out)
 	}
 }
