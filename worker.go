@@ -348,3 +348,44 @@ func (w *Worker) maxPayload() (uint32, error) {
 
 // ensure context is used (Run lives in run.go).
 var _ = context.Background
+
+// MethodInfo describes a registered method, for tools and test harnesses
+// that talk to a worker without a schema of their own (package
+// procwiretest).
+type MethodInfo struct {
+	Name          string
+	ID            uint16
+	Response      ResponseType
+	RequestCodec  codec.Codec
+	ResponseCodec codec.Codec
+	Timeout       time.Duration
+}
+
+// EventInfo describes a registered event.
+type EventInfo struct {
+	Name  string
+	ID    uint16
+	Codec codec.Codec
+}
+
+// Methods returns the registered methods in id order.
+func (w *Worker) Methods() []MethodInfo {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]MethodInfo, len(w.methods))
+	for i, m := range w.methods {
+		out[i] = MethodInfo{Name: m.name, ID: m.id, Response: m.response, RequestCodec: m.reqCodec, ResponseCodec: m.resCodec, Timeout: m.timeout}
+	}
+	return out
+}
+
+// Events returns the registered events in id order.
+func (w *Worker) Events() []EventInfo {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]EventInfo, len(w.events))
+	for i, e := range w.events {
+		out[i] = EventInfo{Name: e.name, ID: e.id, Codec: e.codec}
+	}
+	return out
+}
