@@ -35,6 +35,9 @@ type Method struct {
 	Response      ResponseType
 	RequestCodec  codec.Codec
 	ResponseCodec codec.Codec
+	// Cancellable methods get an abort frame when a call's context ends
+	// first; for others the call just returns (the worker is not told).
+	Cancellable bool
 }
 
 // EventDesc describes a worker event: its id and codec.
@@ -244,10 +247,13 @@ func (p *Conn) forget(id uint32) {
 	p.mu.Unlock()
 }
 
-// abort forgets the call and tells the worker to cancel it.
-func (p *Conn) abort(id uint32) {
+// abort forgets the call and, for a cancellable method, tells the worker to
+// cancel it.
+func (p *Conn) abort(m Method, id uint32) {
 	p.forget(id)
-	p.send(wire.Header{Method: wire.MethodAbort, RequestID: id}, nil)
+	if m.Cancellable {
+		p.send(wire.Header{Method: wire.MethodAbort, RequestID: id}, nil)
+	}
 }
 
 // Call sends a request to a result or ack method and decodes the response
@@ -266,7 +272,7 @@ func (p *Conn) Call(ctx context.Context, method string, in, out any) error {
 		}
 		return decodeResponse(m.ResponseCodec, f, out)
 	case <-ctx.Done():
-		p.abort(id)
+		p.abort(m, id)
 		return ctx.Err()
 	}
 }
@@ -355,11 +361,11 @@ func (p *Conn) Stream(ctx context.Context, method string, in any) iter.Seq2[*Chu
 					return
 				}
 				if !yield(&Chunk{Payload: f.payload, codec: m.ResponseCodec}, nil) {
-					p.abort(id)
+					p.abort(m, id)
 					return
 				}
 			case <-ctx.Done():
-				p.abort(id)
+				p.abort(m, id)
 				yield(nil, ctx.Err())
 				return
 			}

@@ -1,0 +1,19 @@
+// Package parent is the Go side of a Procwire parent: it spawns a worker
+// process (a Go worker of this module, the official Node worker, the Rust
+// crate — any Procwire worker), reads its $init announcement, validates the
+// schema the way @procwire/core 1.5.0 does, connects to its socket (sending
+// the AUTH frame first when authentication is on) and drives it: calls,
+// acks, notifications, streams as iterators, events, aborts through context
+// cancellation, heartbeat, restart on crash and graceful shutdown.
+//
+//	m, err := parent.Start(ctx, "worker", parent.Command{Path: "./worker"}, parent.Options{
+//		Methods: map[string]parent.MethodSpec{"echo": {}, "count": {Response: parent.Stream}},
+//	})
+//	var out string
+//	err = m.Call(ctx, "echo", "hi", &out)
+//	for n, err := range parent.StreamOf[int](ctx, m, "count", 3) { ... }
+//	err = m.Shutdown(ctx)
+//
+// Conn, the data-plane client, also works on its own over any established
+// connection (package procwiretest uses it in-process).
+package parent

@@ -1,0 +1,429 @@
+package parent_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/interop"
+	"github.com/procwire/procwire-go/parent"
+)
+
+var (
+	buildOnce sync.Once
+	goWorker  string
+	buildErr  error
+)
+
+// TestMain doubles as a deliberately broken worker (PROCWIRE_FAKE=...) for
+// the heartbeat test.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("PROCWIRE_FAKE"); mode != "" {
+		fakeWorker(mode)
+		return
+	}
+	code := m.Run()
+	if goWorker != "" {
+		os.RemoveAll(filepath.Dir(goWorker))
+	}
+	os.Exit(code)
+}
+
+// fakeWorker announces a socket and accepts the parent, but never answers
+// $ping ("deaf").
+func fakeWorker(mode string) {
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("pw-fake-%d.sock", os.Getpid()))
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		os.Exit(2)
+	}
+	defer ln.Close()
+	fmt.Printf(`{"jsonrpc":"2.0","method":"$init","params":{"pipe":%q,"schema":{"methods":{"echo":{"id":1,"response":"result"}},"events":{}},"version":"1.0.0"}}`+"\n", path)
+	c, err := ln.Accept()
+	if err != nil {
+		os.Exit(2)
+	}
+	defer c.Close()
+	io.Copy(io.Discard, os.Stdin) // never answers
+}
+
+func conformance(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "procwire-parent-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		goWorker, buildErr = interop.BuildWorker("./examples/conformance", dir)
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return goWorker
+}
+
+// spec is the conformance contract as the parent declares it.
+func spec() parent.Options {
+	return parent.Options{
+		Methods: map[string]parent.MethodSpec{
+			"echo":       {},
+			"echoRaw":    {Codec: codec.Raw},
+			"ack":        {Response: parent.Ack},
+			"notify":     {Response: parent.None},
+			"count":      {Response: parent.Stream},
+			"blob":       {Response: parent.Stream, Codec: codec.Raw},
+			"fail":       {},
+			"failObject": {},
+			"panic":      {},
+			"streamFail": {Response: parent.Stream},
+			"sleep":      {Cancellable: true},
+			"tick":       {Response: parent.Stream, Cancellable: true},
+			"progress":   {},
+			"types":      {},
+			"info":       {},
+		},
+		Events: map[string]parent.EventSpec{"progress": {}, "notified": {}, "aborted": {}},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+func start(t *testing.T, opts parent.Options) *parent.Module {
+	t.Helper()
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	cmd := parent.Command{Path: conformance(t), Env: append(os.Environ(), "GORACE=atexit_sleep_ms=0")}
+	m, err := parent.Start(context.Background(), "conformance", cmd, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Shutdown(context.Background()) })
+	return m
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	state := s[strings.LastIndexByte(s, ')')+2]
+	return state != 'Z' && state != 'X'
+}
+
+func TestConformanceWorker(t *testing.T) {
+	m := start(t, spec())
+	ctx := context.Background()
+
+	var echo map[string]any
+	if err := m.Call(ctx, "echo", map[string]any{"a": 1, "b": "x"}, &echo); err != nil || echo["b"] != "x" {
+		t.Fatalf("echo = %v, %v", echo, err)
+	}
+	var raw []byte
+	if err := m.Call(ctx, "echoRaw", []byte{1, 2, 3}, &raw); err != nil || string(raw) != "\x01\x02\x03" {
+		t.Fatalf("echoRaw = %x, %v", raw, err)
+	}
+	var ack map[string]bool
+	if err := m.Ack(ctx, "ack", nil, &ack); err != nil || !ack["ok"] {
+		t.Fatalf("ack = %v, %v", ack, err)
+	}
+	var types struct {
+		Bin  []byte    `msgpack:"bin"`
+		Date time.Time `msgpack:"date"`
+		Big  int64     `msgpack:"big"`
+	}
+	if err := m.Call(ctx, "types", nil, &types); err != nil || string(types.Bin) != "\x01\x02\x03" || types.Big != 1<<40 ||
+		!types.Date.Equal(time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC)) {
+		t.Fatalf("types = %+v, %v", types, err)
+	}
+
+	notified := m.Events("notified")
+	if err := m.Notify("notify", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-notified:
+		var s string
+		if e.Decode(&s); s != "hello" {
+			t.Fatalf("notified %q", s)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no notified event")
+	}
+
+	var got []int
+	for v, err := range parent.StreamOf[int](ctx, m, "count", map[string]int{"n": 100}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if len(got) != 100 || got[99] != 99 {
+		t.Fatalf("count: %d values", len(got))
+	}
+	req := make([]byte, 8)
+	binary.BigEndian.PutUint32(req, 64)
+	binary.BigEndian.PutUint32(req[4:], 1<<20)
+	chunks := 0
+	for c, err := range m.Stream(ctx, "blob", req) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Payload) != 1<<20 || c.Payload[0] != byte(chunks) {
+			t.Fatalf("blob chunk %d", chunks)
+		}
+		chunks++
+	}
+	if chunks != 64 {
+		t.Fatalf("blob: %d chunks", chunks)
+	}
+}
+
+func TestRemoteErrors(t *testing.T) {
+	m := start(t, spec())
+	ctx := context.Background()
+	var re *parent.RemoteError
+	if err := m.Call(ctx, "fail", "boom", nil); !errors.As(err, &re) || re.Message != "fail: boom" {
+		t.Fatalf("fail = %v", err)
+	}
+	if err := m.Call(ctx, "failObject", 7, nil); !errors.As(err, &re) || re.Code != "E_CONFORMANCE" || re.Message != "structured failure" {
+		t.Fatalf("failObject = %#v", err)
+	}
+	if err := m.Call(ctx, "panic", nil, nil); !errors.As(err, &re) || !strings.Contains(re.Message, "conformance panic") {
+		t.Fatalf("panic = %v", err)
+	}
+	var n int
+	for _, err := range m.Stream(ctx, "streamFail", nil) {
+		if err != nil {
+			if !errors.As(err, &re) || re.Message != "stream failed" || n != 2 {
+				t.Fatalf("streamFail after %d chunks: %v", n, err)
+			}
+			break
+		}
+		n++
+	}
+}
+
+func TestCancellationAndTimeouts(t *testing.T) {
+	opts := spec()
+	opts.RequestTimeout = 200 * time.Millisecond
+	m := start(t, opts)
+	aborted := m.Events("aborted")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := m.Call(ctx, "sleep", 5000, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("sleep = %v", err)
+	}
+	select {
+	case e := <-aborted:
+		var a map[string]string
+		if e.Decode(&a); a["method"] != "sleep" {
+			t.Fatalf("aborted %v", a)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no aborted event: the abort frame was not sent")
+	}
+	// The module default timeout.
+	if err := m.Call(context.Background(), "sleep", 5000, nil); !errors.Is(err, parent.ErrTimeout) {
+		t.Fatalf("sleep past the request timeout = %v", err)
+	}
+	// Breaking out of a cancellable stream aborts it.
+	n := 0
+	for _, err := range m.Stream(context.Background(), "tick", nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n == 3 {
+			break
+		}
+	}
+	select {
+	case <-aborted: // from the timed-out sleep (cancellable) or the tick
+	case <-time.After(2 * time.Second):
+		t.Fatal("no aborted event after breaking out of tick")
+	}
+}
+
+func TestAuthAndShutdown(t *testing.T) {
+	opts := spec()
+	opts.Auth = true
+	m := start(t, opts)
+	var s string
+	if err := m.Call(context.Background(), "echo", "authenticated", &s); err != nil || s != "authenticated" {
+		t.Fatalf("echo with auth = %q, %v", s, err)
+	}
+	pid := m.PID()
+	start := time.Now()
+	if err := m.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("shutdown took %v", d)
+	}
+	if alive(pid) {
+		t.Error("worker still running after Shutdown")
+	}
+	if m.State() != parent.Closed {
+		t.Errorf("state = %v", m.State())
+	}
+	if err := m.Call(context.Background(), "echo", 1, nil); !errors.Is(err, parent.ErrNotReady) {
+		t.Errorf("call after shutdown = %v", err)
+	}
+}
+
+func TestRestartOnCrash(t *testing.T) {
+	opts := spec()
+	opts.Restart = true
+	var mu sync.Mutex
+	var states []parent.State
+	opts.OnStateChange = func(s parent.State) {
+		mu.Lock()
+		states = append(states, s)
+		mu.Unlock()
+	}
+	m := start(t, opts)
+	pid := m.PID()
+	// A stream is open when the worker dies: it fails promptly.
+	errc := make(chan error, 1)
+	go func() {
+		for _, err := range m.Stream(context.Background(), "tick", nil) {
+			if err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	time.Sleep(50 * time.Millisecond)
+	p, _ := os.FindProcess(pid)
+	p.Kill()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, parent.ErrClosed) {
+			t.Fatalf("stream after crash = %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("open stream not failed after the crash")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for m.State() != parent.Ready || m.PID() == pid {
+		if time.Now().After(deadline) {
+			t.Fatalf("not restarted: state %v", m.State())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var s string
+	if err := m.Call(context.Background(), "echo", "again", &s); err != nil || s != "again" {
+		t.Fatalf("after restart = %q, %v", s, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(fmt.Sprint(states), "ready disconnected restarting starting ready") {
+		t.Errorf("states = %v", states)
+	}
+}
+
+func TestHeartbeatKillsADeafWorker(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	self, _ := os.Executable()
+	closed := make(chan struct{})
+	var once sync.Once
+	m, err := parent.Start(context.Background(), "deaf", parent.Command{Path: self, Env: append(os.Environ(), "PROCWIRE_FAKE=deaf")}, parent.Options{
+		Heartbeat: &parent.Heartbeat{Interval: 20 * time.Millisecond, Timeout: 200 * time.Millisecond},
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnStateChange: func(s parent.State) {
+			if s == parent.Closed {
+				once.Do(func() { close(closed) })
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown(context.Background())
+	pid := m.PID()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("a worker that never answers $ping was not killed")
+	}
+	if alive(pid) {
+		t.Error("deaf worker still alive")
+	}
+}
+
+func TestSchemaValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		opts parent.Options
+		want string
+	}{
+		{"missing method", parent.Options{Methods: map[string]parent.MethodSpec{"nope": {}}}, `did not register expected method "nope"`},
+		{"response type mismatch", parent.Options{Methods: map[string]parent.MethodSpec{"echo": {Response: parent.Stream}}}, `response type mismatch (parent declared "stream", child declared "result")`},
+		{"missing event", parent.Options{Events: map[string]parent.EventSpec{"nope": {}}}, `did not register expected event "nope"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+			_, err := parent.Start(context.Background(), "v", parent.Command{Path: conformance(t)}, tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Start = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestOfficialNodeWorker(t *testing.T) {
+	node, err := interop.NodePath()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	m, err := parent.Start(context.Background(), "node", parent.Command{Path: node, Args: []string{filepath.Join(interop.Dir(), "bench-node-worker.mjs")}}, parent.Options{
+		Methods: map[string]parent.MethodSpec{"echo": {}, "echoRaw": {Codec: codec.Raw}, "blob": {Response: parent.Stream, Codec: codec.Raw}},
+		Auth:    true,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown(context.Background())
+	var out map[string]any
+	if err := m.Call(context.Background(), "echo", map[string]any{"a": 1, "buf": []byte("hi")}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := out["buf"].([]byte); string(b) != "hi" || out["a"] != int8(1) {
+		t.Fatalf("echo through the Node worker = %#v", out)
+	}
+	req := make([]byte, 8)
+	binary.BigEndian.PutUint32(req, 3)
+	binary.BigEndian.PutUint32(req[4:], 1000)
+	n := 0
+	for c, err := range m.Stream(context.Background(), "blob", req) {
+		if err != nil || len(c.Payload) != 1000 || c.Payload[0] != byte(n) {
+			t.Fatalf("chunk %d: %v", n, err)
+		}
+		n++
+	}
+	if n != 3 {
+		t.Fatalf("%d chunks", n)
+	}
+}
