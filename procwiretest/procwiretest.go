@@ -64,7 +64,7 @@ func New(t testing.TB, w *procwire.Worker) *Parent {
 	}
 	var methods []parent.Method
 	for _, m := range w.Methods() {
-		methods = append(methods, parent.Method{Name: m.Name, ID: m.ID, Response: string(m.Response), RequestCodec: m.RequestCodec, ResponseCodec: m.ResponseCodec})
+		methods = append(methods, parent.Method{Name: m.Name, ID: m.ID, Response: string(m.Response), RequestCodec: m.RequestCodec, ResponseCodec: m.ResponseCodec, Cancellable: true})
 	}
 	var events []parent.EventDesc
 	for _, e := range w.Events() {
