@@ -105,7 +105,7 @@ func (l *pipeListener) connect(h windows.Handle) error {
 	ov := windows.Overlapped{HEvent: ev}
 	err = windows.ConnectNamedPipe(h, &ov)
 	switch {
-	case err == nil, errors.Is(err, windows.ERROR_PIPE_CONNECTED):
+	case err == nil, errors.Is(err, windows.ERROR_PIPE_CONNECTED), clientGone(err):
 		return nil
 	case !errors.Is(err, windows.ERROR_IO_PENDING):
 		return err
@@ -121,7 +121,17 @@ func (l *pipeListener) connect(h windows.Handle) error {
 		return net.ErrClosed
 	}
 	var n uint32
-	return windows.GetOverlappedResult(h, &ov, &n, false)
+	if err := windows.GetOverlappedResult(h, &ov, &n, false); err != nil && !clientGone(err) {
+		return err
+	}
+	return nil
+}
+
+// clientGone reports a client that connected and closed its end before the
+// connection was accepted. It is accepted all the same, as a connection
+// that reads end of file at once, like a Unix socket in the same case.
+func clientGone(err error) bool {
+	return errors.Is(err, windows.ERROR_NO_DATA) || errors.Is(err, windows.ERROR_BROKEN_PIPE)
 }
 
 // Close stops accepting: a waiting Accept returns net.ErrClosed.
