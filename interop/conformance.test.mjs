@@ -209,18 +209,29 @@ test("mixed concurrent work: streams, sleeps and echoes interleave intact", asyn
 });
 
 test("the socket file is removed once the parent is connected", async () => {
+  const { readdirSync, statSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const t0 = Date.now() - 1000;
   const { manager, mod } = await spawnConformance({}, "sockcheck");
-  // The pipe path is not exposed by the parent; scan for our pid's socket.
-  const { readdirSync } = await import("node:fs");
-  const dirs = [process.env.XDG_RUNTIME_DIR, process.env.TMPDIR, "/tmp"].filter(Boolean);
-  const pid = mod.process.pid;
-  const leftovers = () => dirs.flatMap((d) => {
-    try { return readdirSync(d).filter((f) => f.startsWith(`procwire-${pid}-`)); } catch { return []; }
-  });
-  // The kernel completes the connection before the worker's accept() returns:
-  // allow the worker a moment to adopt it and unlink the path.
-  assert.ok(await waitFor(() => leftovers().length === 0, 500), `socket still there: ${leftovers()}`);
-  await manager.shutdown();
+  try {
+    // The pipe path is not exposed by the parent: look for this worker's
+    // socket (its pid, created since the spawn: sockets of SIGKILLed
+    // workers with a reused pid may lie around).
+    const dirs = [process.env.XDG_RUNTIME_DIR, process.env.TMPDIR, "/tmp"].filter(Boolean);
+    const pid = mod.process.pid;
+    const leftovers = () => dirs.flatMap((d) => {
+      try {
+        return readdirSync(d)
+          .filter((f) => f.startsWith(`procwire-${pid}-`))
+          .filter((f) => { try { return statSync(join(d, f)).mtimeMs >= t0; } catch { return false; } });
+      } catch { return []; }
+    });
+    // The kernel completes the connection before the worker's accept()
+    // returns: allow the worker a moment to adopt it and unlink the path.
+    assert.ok(await waitFor(() => leftovers().length === 0, 500), `socket still there: ${leftovers()}`);
+  } finally {
+    await manager.shutdown();
+  }
 });
 
 test("heartbeat {20ms, 200ms} survives idle time and a 64 MiB transfer", async () => {
