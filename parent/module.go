@@ -32,7 +32,9 @@ type Command struct {
 
 // MethodSpec declares a method the parent expects the worker to have.
 type MethodSpec struct {
-	Response ResponseType // Result if empty
+	// Response is the response type the worker must declare; empty
+	// accepts whatever the worker's schema says.
+	Response ResponseType
 	// Codec is used both ways unless RequestCodec/ResponseCodec are set
 	// (codec.MsgPack if nil).
 	Codec, RequestCodec, ResponseCodec codec.Codec
@@ -396,10 +398,7 @@ func (m *Module) validate(s Schema) error {
 			return fmt.Errorf("procwire/parent: module %q: child did not register expected method %q", m.name, name)
 		}
 		want := spec.Response
-		if want == "" {
-			want = Result
-		}
-		if got.Response != want {
+		if want != "" && got.Response != want {
 			return fmt.Errorf("procwire/parent: module %q: method %q response type mismatch (parent declared %q, child declared %q)", m.name, name, want, got.Response)
 		}
 	}
