@@ -1,14 +1,17 @@
 package parent_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -540,4 +543,71 @@ func TestOfficialNodeWorker(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("%d chunks", n)
 	}
+}
+
+// TestAuthRejectsABadToken impersonates a parent that knows the socket path
+// but not the token: the worker closes that connection without answering,
+// and the real parent (right token) still gets in afterwards.
+func TestAuthRejectsABadToken(t *testing.T) {
+	eachWorker(t, func(t *testing.T, w worker) {
+		ignore := goleak.IgnoreCurrent()
+		t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+		const token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		c := w.cmd(t)
+		env := c.Env
+		if env == nil {
+			env = os.Environ()
+		}
+		cmd := exec.Command(c.Path, c.Args...)
+		cmd.Env = append(env, "PROCWIRE_TOKEN="+token)
+		cmd.Stderr = io.Discard
+		stdin, _ := cmd.StdinPipe()
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			stdin.Close() // end of stdin: the worker exits
+			cmd.Wait()
+		}()
+		var init struct {
+			Params struct {
+				Pipe   string        `json:"pipe"`
+				Schema parent.Schema `json:"schema"`
+			} `json:"params"`
+		}
+		line, err := bufio.NewReader(stdout).ReadBytes('\n')
+		if err != nil || json.Unmarshal(line, &init) != nil {
+			t.Fatalf("$init: %q, %v", line, err)
+		}
+		echo := []parent.Method{{Name: "echo", ID: init.Params.Schema.Methods["echo"].ID, Response: parent.Result,
+			RequestCodec: codec.MsgPack, ResponseCodec: codec.MsgPack}}
+		connect := func(tok string) error {
+			nc, err := net.Dial("unix", init.Params.Pipe)
+			if err != nil {
+				return err
+			}
+			conn := parent.NewConn(nc, 1<<20, echo, nil)
+			defer conn.Close()
+			if err := conn.SendAuth(tok); err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			var s string
+			if err := conn.Call(ctx, "echo", "hi", &s); err != nil {
+				return err
+			}
+			if s != "hi" {
+				return fmt.Errorf("echo = %q", s)
+			}
+			return nil
+		}
+		if err := connect(strings.Repeat("f", len(token))); !errors.Is(err, parent.ErrClosed) {
+			t.Fatalf("a wrong token: %v, want the connection closed", err)
+		}
+		if err := connect(token); err != nil {
+			t.Fatalf("the right token after a wrong one: %v", err)
+		}
+	})
 }
