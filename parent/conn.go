@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math/bits"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/wire"
@@ -83,17 +86,75 @@ type Conn struct {
 type pending struct {
 	response ResponseType
 	ch       chan frame
-	gone     chan struct{} // closed when the call no longer waits
+	// Streams only.
+	gone   chan struct{} // closed when the consumer no longer reads
+	queued atomic.Int64  // payload bytes delivered and not yet consumed
+	space  chan struct{} // signalled when queued falls to streamLowWater
 }
 
 type frame struct {
 	flags   wire.Flags
 	payload []byte
+	buf     *[]byte // the pooled buffer holding payload, if any
 }
 
-// streamBuffer is how many chunks a stream holds before the connection
-// stops reading the socket until the consumer catches up (backpressure).
-const streamBuffer = 256
+// Receive-side backpressure, as the Node parent does it: when a stream's
+// consumer lags by more than streamHighWater bytes (or streamBuffer
+// chunks), the connection stops reading the socket, so the worker's writes
+// block, until the consumer is back under streamLowWater.
+const (
+	streamBuffer    = 256
+	streamHighWater = 16 << 20
+	streamLowWater  = 4 << 20
+)
+
+// pendingPool recycles the state of result and ack calls that completed
+// normally (the reader has forgotten them by then).
+var pendingPool = sync.Pool{New: func() any { return &pending{ch: make(chan frame, 1)} }}
+
+// timerPool recycles request timers (a call's timeout costs no allocation).
+var timerPool sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timerPool.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	t.Stop() // since Go 1.23 no stale tick can be received after Stop
+	timerPool.Put(t)
+}
+
+// Stream chunk payloads are read into pooled buffers, by power-of-two size
+// class from 4 KiB to 64 MiB, and recycled when the consumer is done with
+// them (see Chunk.Keep); smaller and larger payloads are allocated.
+const (
+	minPooledClass = 12
+	maxPooledClass = 26
+)
+
+var chunkPools [maxPooledClass + 1]sync.Pool
+
+func chunkBuffer(n uint32) ([]byte, *[]byte) {
+	class := bits.Len32(n - 1)
+	if n == 0 || class < minPooledClass || class > maxPooledClass {
+		return make([]byte, n), nil
+	}
+	if b, ok := chunkPools[class].Get().(*[]byte); ok {
+		return (*b)[:n], b
+	}
+	b := make([]byte, 1<<class)
+	return b[:n], &b
+}
+
+func recycle(b *[]byte) {
+	if b != nil {
+		chunkPools[bits.Len(uint(cap(*b))-1)].Put(b)
+	}
+}
 
 // NewConn starts serving the parent's end of an established connection to
 // a worker with the given methods and events. Requests get ids 1, 2, …,
@@ -141,25 +202,70 @@ func (p *Conn) read(maxPayload uint32) {
 	defer p.failAll()
 	r := wire.NewReader(p.nc, maxPayload, 0)
 	for {
-		h, payload, err := r.ReadFrame()
+		h, err := r.ReadHeader()
 		if err != nil {
 			return
 		}
-		switch {
-		case h.RequestID == 0 && h.Flags == wire.FlagsEvent:
-			p.dispatchEvent(h.Method, payload)
-		case h.RequestID != 0 && h.Flags.Has(wire.FlagResponse):
-			p.mu.Lock()
-			pd := p.pending[h.RequestID]
-			p.mu.Unlock()
-			if pd == nil || pd.response == Result && h.Flags.Has(wire.FlagAck) {
-				continue // late, aborted, or an ack to a result method: dropped as the Node parent does
+		var f frame
+		f.flags = h.Flags
+		if h.Length > 0 {
+			if h.Flags.Has(wire.FlagStream) && !h.Flags.Has(wire.FlagError) {
+				f.payload, f.buf = chunkBuffer(h.Length)
+			} else {
+				f.payload = make([]byte, h.Length)
 			}
-			select {
-			case pd.ch <- frame{flags: h.Flags, payload: payload}: // blocks while a stream consumer lags
-			case <-pd.gone:
+			if err := r.ReadPayload(f.payload); err != nil {
+				return
 			}
 		}
+		switch {
+		case h.RequestID == 0 && h.Flags == wire.FlagsEvent:
+			p.dispatchEvent(h.Method, f.payload)
+		case h.RequestID != 0 && h.Flags.Has(wire.FlagResponse):
+			p.route(h.RequestID, f)
+		default:
+			recycle(f.buf)
+		}
+	}
+}
+
+// route hands a response frame to its call or stream.
+func (p *Conn) route(id uint32, f frame) {
+	p.mu.Lock()
+	pd := p.pending[id]
+	if pd == nil || pd.response == Result && f.flags.Has(wire.FlagAck) {
+		// Late, aborted, or an ack to a result method: dropped as the
+		// Node parent does.
+		p.mu.Unlock()
+		recycle(f.buf)
+		return
+	}
+	if pd.response != Stream {
+		// The one response of a call: the call owns pd from here on.
+		delete(p.pending, id)
+		p.mu.Unlock()
+		pd.ch <- f // never blocks: one slot, one send
+		return
+	}
+	final := f.flags.Has(wire.FlagError) || f.flags.Has(wire.FlagStreamEnd)
+	if final {
+		delete(p.pending, id)
+	}
+	p.mu.Unlock()
+	// Backpressure: wait (not reading the socket) while the consumer lags.
+	for pd.queued.Load() > streamHighWater {
+		select {
+		case <-pd.space:
+		case <-pd.gone:
+			recycle(f.buf)
+			return
+		}
+	}
+	pd.queued.Add(int64(len(f.payload)))
+	select {
+	case pd.ch <- f: // blocks while the consumer lags by streamBuffer chunks
+	case <-pd.gone:
+		recycle(f.buf)
 	}
 }
 
@@ -169,7 +275,9 @@ func (p *Conn) failAll() {
 	p.closed = true
 	for id, pd := range p.pending {
 		close(pd.ch)
-		close(pd.gone)
+		if pd.gone != nil {
+			close(pd.gone)
+		}
 		delete(p.pending, id)
 	}
 	for name, chs := range p.subs {
@@ -197,11 +305,13 @@ func (p *Conn) start(method string, in any, want ...ResponseType) (Method, uint3
 	if err != nil {
 		return m, 0, nil, err
 	}
-	size := 1
+	var pd *pending
 	if m.Response == Stream {
-		size = streamBuffer
+		pd = &pending{response: Stream, ch: make(chan frame, streamBuffer), gone: make(chan struct{}), space: make(chan struct{}, 1)}
+	} else {
+		pd = pendingPool.Get().(*pending)
+		pd.response = m.Response
 	}
-	pd := &pending{response: m.Response, ch: make(chan frame, size), gone: make(chan struct{})}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -241,7 +351,9 @@ func (p *Conn) send(h wire.Header, payload []byte) error {
 func (p *Conn) forget(id uint32) {
 	p.mu.Lock()
 	if pd := p.pending[id]; pd != nil {
-		close(pd.gone)
+		if pd.gone != nil {
+			close(pd.gone)
+		}
 		delete(p.pending, id)
 	}
 	p.mu.Unlock()
@@ -260,20 +372,35 @@ func (p *Conn) abort(m Method, id uint32) {
 // into out (which may be nil). A worker error is a *RemoteError. When ctx
 // ends first, the request is aborted and ctx's error returned.
 func (p *Conn) Call(ctx context.Context, method string, in, out any) error {
+	return p.call(ctx, method, in, out, 0)
+}
+
+// call is Call with a timeout (none if d <= 0), which fails the call with
+// an error wrapping ErrTimeout; the worker is not told, as with Node.
+func (p *Conn) call(ctx context.Context, method string, in, out any, d time.Duration) error {
 	m, id, pd, err := p.start(method, in, Result, Ack)
 	if err != nil {
 		return err
 	}
+	var expired <-chan time.Time
+	if d > 0 {
+		t := getTimer(d)
+		defer putTimer(t)
+		expired = t.C
+	}
 	select {
 	case f, ok := <-pd.ch:
-		p.forget(id)
 		if !ok {
 			return ErrClosed
 		}
+		pendingPool.Put(pd) // the reader forgot it before sending
 		return decodeResponse(m.ResponseCodec, f, out)
 	case <-ctx.Done():
 		p.abort(m, id)
 		return ctx.Err()
+	case <-expired:
+		p.forget(id)
+		return fmt.Errorf("%w: %q after %v", ErrTimeout, method, d)
 	}
 }
 
@@ -327,17 +454,33 @@ func remoteError(payload []byte) error {
 }
 
 // Chunk is one chunk of a stream response.
+//
+// A Chunk and its Payload are valid until the loop body that received it
+// returns: the connection then reuses the memory for later chunks (this is
+// what lets a stream run at the speed of the socket). Call Keep to retain
+// the payload beyond that.
 type Chunk struct {
 	Payload []byte
 	codec   codec.Codec
+	buf     *[]byte
 }
 
-// Decode decodes the chunk with the method's response codec.
+// Decode decodes the chunk with the method's response codec. The decoded
+// value may alias Payload if the codec does (codec.Raw does).
 func (c *Chunk) Decode(v any) error { return c.codec.Unmarshal(c.Payload, v) }
+
+// Keep hands the payload over to the caller: it stays valid after the loop
+// body returns, and the connection will not reuse it.
+func (c *Chunk) Keep() []byte {
+	c.buf = nil
+	return c.Payload
+}
 
 // Stream sends a request to a stream method and yields its chunks, then a
 // final error if the stream failed (a *RemoteError) or ctx ended. Stopping
-// the iteration early aborts the request.
+// the iteration early aborts the request. If the loop body is slower than
+// the worker, the connection stops reading the socket once the chunks
+// waiting for it exceed 16 MiB, and resumes below 4 MiB (backpressure).
 func (p *Conn) Stream(ctx context.Context, method string, in any) iter.Seq2[*Chunk, error] {
 	return func(yield func(*Chunk, error) bool) {
 		m, id, pd, err := p.start(method, in, Stream)
@@ -345,6 +488,7 @@ func (p *Conn) Stream(ctx context.Context, method string, in any) iter.Seq2[*Chu
 			yield(nil, err)
 			return
 		}
+		c := &Chunk{codec: m.ResponseCodec}
 		for {
 			select {
 			case f, ok := <-pd.ch:
@@ -360,7 +504,17 @@ func (p *Conn) Stream(ctx context.Context, method string, in any) iter.Seq2[*Chu
 					p.forget(id)
 					return
 				}
-				if !yield(&Chunk{Payload: f.payload, codec: m.ResponseCodec}, nil) {
+				c.Payload, c.buf = f.payload, f.buf
+				more := yield(c, nil)
+				recycle(c.buf)
+				c.Payload, c.buf = nil, nil
+				if pd.queued.Add(-int64(len(f.payload))) <= streamLowWater {
+					select {
+					case pd.space <- struct{}{}:
+					default:
+					}
+				}
+				if !more {
 					p.abort(m, id)
 					return
 				}
@@ -378,12 +532,17 @@ type Streamer interface {
 	Stream(ctx context.Context, method string, in any) iter.Seq2[*Chunk, error]
 }
 
-// StreamOf is Stream with each chunk decoded into a T.
+// StreamOf is Stream with each chunk decoded into a T. The values are the
+// caller's to keep (with codecs other than MessagePack, whose decoded values
+// may alias the chunk, StreamOf keeps every chunk's payload).
 func StreamOf[T any](ctx context.Context, p Streamer, method string, in any) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		for c, err := range p.Stream(ctx, method, in) {
 			var v T
 			if err == nil {
+				if c.codec != codec.MsgPack {
+					c.Keep()
+				}
 				err = c.Decode(&v)
 			}
 			if !yield(v, err) || err != nil {

@@ -633,16 +633,7 @@ func (m *Module) Call(ctx context.Context, method string, in, out any) error {
 	if err != nil {
 		return err
 	}
-	if d := m.timeout(inst, method); d > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, d, fmt.Errorf("%w: %q after %v", ErrTimeout, method, d))
-		defer cancel()
-	}
-	err = c.Call(ctx, method, in, out)
-	if errors.Is(err, context.DeadlineExceeded) && errors.Is(context.Cause(ctx), ErrTimeout) {
-		return context.Cause(ctx)
-	}
-	return err
+	return c.call(ctx, method, in, out, m.timeout(inst, method))
 }
 
 // Ack is Call for ack methods.

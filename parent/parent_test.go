@@ -35,6 +35,14 @@ var (
 // the heartbeat test.
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("PROCWIRE_FAKE"); mode != "" {
+		switch mode {
+		case "raw-echo", "raw-pump":
+			rawPeer(mode)
+			return
+		case "sdk-pump":
+			sdkPump()
+			return
+		}
 		fakeWorker(mode)
 		return
 	}
