@@ -1,0 +1,100 @@
+package parent
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/wire"
+)
+
+// TestStreamBackpressure checks that a lagging stream consumer stops the
+// connection from reading (the worker's writes block once the chunks
+// waiting exceed the high-water mark) and that the stream then completes
+// intact, with every recycled buffer holding its own chunk.
+func TestStreamBackpressure(t *testing.T) {
+	const chunks, size = 64, 1 << 20
+	pc, wc := net.Pipe() // synchronous: a write completes only when read
+	conn := NewConn(pc, 0, []Method{{Name: "s", ID: 1, Response: Stream, RequestCodec: codec.Raw, ResponseCodec: codec.Raw}}, nil)
+	defer conn.Close()
+
+	var written atomic.Int64
+	go func() {
+		r := wire.NewReader(wc, 0, 0)
+		w := wire.NewWriter(wc)
+		h, _, err := r.ReadFrame()
+		if err != nil {
+			return
+		}
+		buf := make([]byte, size)
+		for i := 0; i < chunks; i++ {
+			for j := range buf {
+				buf[j] = byte(i)
+			}
+			if _, _, err := w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagResponse | wire.FlagStream, RequestID: h.RequestID}, buf); err != nil {
+				return
+			}
+			written.Add(size)
+		}
+		w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagResponse | wire.FlagStream | wire.FlagStreamEnd, RequestID: h.RequestID}, nil)
+	}()
+
+	n := 0
+	for c, err := range conn.Stream(context.Background(), "s", []byte{0}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Payload) != size || c.Payload[0] != byte(n) || c.Payload[size-1] != byte(n) {
+			t.Fatalf("chunk %d: %d bytes starting with %d", n, len(c.Payload), c.Payload[0])
+		}
+		if n == 0 {
+			time.Sleep(300 * time.Millisecond) // the consumer lags
+			if got := written.Load(); got > streamHighWater+2*size {
+				t.Fatalf("the worker wrote %d MiB while the consumer was stuck (high water %d MiB)", got>>20, streamHighWater>>20)
+			} else if got < streamHighWater/2 {
+				t.Fatalf("only %d MiB read ahead while the consumer lagged", got>>20)
+			}
+		}
+		n++
+	}
+	if n != chunks {
+		t.Fatalf("%d chunks, want %d", n, chunks)
+	}
+}
+
+// TestChunkKeep checks that a kept payload is not reused for later chunks.
+func TestChunkKeep(t *testing.T) {
+	pc, wc := net.Pipe()
+	conn := NewConn(pc, 0, []Method{{Name: "s", ID: 1, Response: Stream, RequestCodec: codec.Raw, ResponseCodec: codec.Raw}}, nil)
+	defer conn.Close()
+	go func() {
+		r := wire.NewReader(wc, 0, 0)
+		w := wire.NewWriter(wc)
+		h, _, _ := r.ReadFrame()
+		for i := 0; i < 8; i++ {
+			buf := make([]byte, 64<<10)
+			for j := range buf {
+				buf[j] = byte(i)
+			}
+			w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagResponse | wire.FlagStream, RequestID: h.RequestID}, buf)
+		}
+		w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagResponse | wire.FlagStream | wire.FlagStreamEnd, RequestID: h.RequestID}, nil)
+	}()
+	var kept [][]byte
+	for c, err := range conn.Stream(context.Background(), "s", []byte{0}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, c.Keep())
+	}
+	for i, p := range kept {
+		for _, b := range p {
+			if b != byte(i) {
+				t.Fatalf("kept chunk %d was overwritten with %d", i, b)
+			}
+		}
+	}
+}
