@@ -188,6 +188,9 @@ func (c *serverConn) start() {
 // decides to run a request on the calling goroutine (returning it).
 func (c *serverConn) readLoop() (*call, error) {
 	for {
+		if c.r.Buffered() < wire.HeaderSize {
+			c.out.setCork(false) // about to wait for the socket
+		}
 		h, err := c.r.ReadHeader()
 		if err != nil {
 			var pe *wire.ProtocolError
@@ -220,6 +223,9 @@ func (c *serverConn) readLoop() (*call, error) {
 				return nil, c.readErr(err)
 			}
 			continue
+		}
+		if c.r.Buffered() < int(h.Length) {
+			c.out.setCork(false)
 		}
 		payload, err := c.readPayload(int(h.Length))
 		if err != nil {
@@ -296,6 +302,11 @@ func unknownMethod(id uint16) *method {
 func (c *serverConn) dispatch(id uint32, m *method, payload []byte) *call {
 	cl := &call{id: id, m: m, payload: payload}
 	c.mu.Lock()
+	if len(c.queue)-c.qhead >= c.w.opts.MaxQueuedRequests {
+		c.mu.Unlock()
+		c.out.setCork(false) // the reader is about to wait
+		c.mu.Lock()
+	}
 	for len(c.queue)-c.qhead >= c.w.opts.MaxQueuedRequests && !c.closing {
 		c.space.Wait()
 	}
@@ -316,7 +327,10 @@ func (c *serverConn) dispatch(id uint32, m *method, payload []byte) *call {
 	if c.running < c.w.opts.MaxConcurrentHandlers {
 		c.running++
 		c.mu.Unlock()
-		if c.r.Buffered() == 0 || m.cheap() {
+		if more := c.r.Buffered() > 0; !more || m.cheap() {
+			// Pipelined requests: their responses are corked and leave
+			// together when the reader runs out of buffered input.
+			c.out.setCork(more)
 			c.handlers.Add(1) // runInline marks it done
 			return cl
 		}
@@ -598,6 +612,13 @@ type connWriter struct {
 	writing bool        // a goroutine holds the writer role
 	pending []*outFrame // frames waiting for the writer
 
+	// Corking (see cork): small frames are copied into cork instead of
+	// being written, while the reading goroutine has more requests
+	// buffered; it flushes them before it waits for the socket.
+	corkOn    atomic.Bool
+	cork      []byte // under mu
+	corkSpare []byte // owned by the writer role
+
 	// Owned by the writer role.
 	batch []*outFrame
 	spare []*outFrame
@@ -653,6 +674,9 @@ func (f *outFrame) set(h wire.Header, cl *call, parts [][]byte) {
 // frame is dropped and ErrAborted returned: once an abort is honoured
 // nothing more is sent for the request.
 func (cw *connWriter) write(h wire.Header, cl *call, parts ...[]byte) error {
+	if cw.corkOn.Load() && cw.corked(h, parts) {
+		return nil
+	}
 	start := time.Now()
 	defer cw.waited(start)
 	cw.mu.Lock()
@@ -688,6 +712,75 @@ func (cw *connWriter) write(h wire.Header, cl *call, parts ...[]byte) error {
 	return <-f.done // the writer took it: its outcome follows shortly
 }
 
+// corkMax bounds the bytes held by the cork, and the frames that go in it.
+const corkMax = 64 << 10
+
+// setCork turns corking on or off. The reading goroutine turns it on when
+// it runs a request while more requests are already buffered (pipelined
+// requests: their responses then leave together in one system call), and
+// flushes before it next waits for the socket.
+func (cw *connWriter) setCork(on bool) {
+	if on {
+		cw.corkOn.Store(true)
+		return
+	}
+	if !cw.corkOn.Swap(false) {
+		return
+	}
+	cw.mu.Lock()
+	if len(cw.cork) == 0 || cw.writing {
+		// Nothing corked, or the writer will take the cork with its
+		// next batch before it gives up the role.
+		cw.mu.Unlock()
+		return
+	}
+	cw.writing = true
+	cw.mu.Unlock()
+	cw.run(nil)
+}
+
+// corked copies a small frame into the cork if there is room and no writer
+// is busy (its frames must not be overtaken); it reports whether it did.
+// A corked frame counts as written: its handler has nothing more to wait
+// for, and a connection that fails later ends the worker anyway.
+func (cw *connWriter) corked(h wire.Header, parts [][]byte) bool {
+	size := 0
+	for _, p := range parts {
+		size += len(p)
+	}
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	if cw.writing || len(cw.pending) > 0 || len(cw.cork)+wire.HeaderSize+size > corkMax || cw.broken.Load() {
+		return false
+	}
+	h.Length = uint32(size)
+	cw.cork = h.Append(cw.cork)
+	for _, p := range parts {
+		cw.cork = append(cw.cork, p...)
+	}
+	cw.stats.framesOut.Add(1)
+	return true
+}
+
+// writeCork writes corked frames in full: they were already reported as
+// sent, so a backpressure deadline does not cut them short.
+func (cw *connWriter) writeCork(b []byte) error {
+	for len(b) > 0 {
+		n, err := cw.nc.Write(b)
+		cw.stats.bytesOut.Add(uint64(n))
+		b = b[n:]
+		if err != nil {
+			if isTimeout(err) {
+				cw.nc.SetWriteDeadline(time.Time{})
+				continue
+			}
+			cw.broken.Store(true)
+			return err
+		}
+	}
+	return nil
+}
+
 // run writes own (if not nil) and then every queued frame, in batches,
 // until the queue is empty; then it gives up the writer role. It returns
 // own's outcome.
@@ -699,7 +792,29 @@ func (cw *connWriter) run(own *outFrame) error {
 	}
 	for {
 		stop := false
-		if len(batch) > 0 {
+		cw.mu.Lock()
+		corked := cw.cork
+		if len(corked) > 0 {
+			cw.cork = cw.corkSpare[:0]
+		}
+		cw.mu.Unlock()
+		if len(corked) > 0 {
+			// Corked frames were queued before anything now in batch.
+			if err := cw.writeCork(corked); err != nil {
+				cw.log.Warn("procwire: could not write corked responses", "error", err)
+				stop = true
+				failure := fmt.Errorf("%w: %w", ErrDisconnected, err)
+				for _, f := range batch {
+					if f == own {
+						ownErr, own = failure, nil
+					} else {
+						f.done <- failure
+					}
+				}
+			}
+			cw.corkSpare = corked[:0]
+		}
+		if len(batch) > 0 && !stop {
 			var err error
 			var handedOff bool
 			stop, handedOff, err = cw.writeBatch(batch, own)
@@ -711,7 +826,7 @@ func (cw *connWriter) run(own *outFrame) error {
 			}
 		}
 		cw.mu.Lock()
-		if stop || len(cw.pending) == 0 {
+		if stop || len(cw.pending) == 0 && len(cw.cork) == 0 {
 			if stop {
 				// The socket is stuck or gone: fail what waits rather
 				// than hold the writer role past the timeout.
