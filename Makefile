@@ -2,7 +2,7 @@
 #   make demo   the real Node parent drives a Go worker and prints the results
 #   make test   every test: vet (linux, darwin, windows) and go test -race,
 #               including the interop suites against the real parent, and a
-#               short run of every fuzz target (FUZZTIME each, default 10s),
+#               short run of every fuzz target (FUZZTIME each, default 20s),
 #               and the Windows tests under Wine
 
 NODE := interop/node_modules/node/bin/node
@@ -29,7 +29,7 @@ unit:
 	$(GO) test -race -p 1 ./...
 
 fuzz:
-	FUZZTIME=$(or $(FUZZTIME),10s) ./scripts/fuzz.sh
+	FUZZTIME=$(or $(FUZZTIME),20s) ./scripts/fuzz.sh
 
 # Every testing.B benchmark once, to prove they still run (figures: `make bench`).
 bench-smoke:

@@ -98,3 +98,72 @@ func TestChunkKeep(t *testing.T) {
 		}
 	}
 }
+
+// FuzzConnFrames feeds arbitrary bytes from the worker's side to a parent
+// connection with a call, a stream and an event subscription waiting: the
+// connection never panics, and every waiter returns once the bytes are
+// consumed and the worker end is closed.
+func FuzzConnFrames(f *testing.F) {
+	result := wire.Header{Method: 1, Flags: wire.FlagsResult, RequestID: 1, Length: 1}.Append(nil)
+	result = append(result, 0xc0)
+	chunk := append(wire.Header{Method: 2, Flags: wire.FlagsStreamChunk, RequestID: 2, Length: 1}.Append(nil), 7)
+	end := wire.Header{Method: 2, Flags: wire.FlagsStreamEnd, RequestID: 2}.Append(nil)
+	errFrame := append(wire.Header{Method: 1, Flags: wire.FlagsError, RequestID: 1, Length: 3}.Append(nil), 0xa2, 'n', 'o')
+	event := append(wire.Header{Method: 1, Flags: wire.FlagsEvent, Length: 1}.Append(nil), 0x01)
+	f.Add(append(append(append(append([]byte{}, result...), chunk...), end...), event...))
+	f.Add(errFrame)
+	f.Add(append(chunk, wire.Header{Method: 2, Flags: wire.FlagsStreamError, RequestID: 2, Length: 1}.Append(nil)...))
+	f.Add(wire.Header{Method: 1, Flags: wire.FlagsResult, RequestID: 1, Length: 1 << 30}.Append(nil))
+	f.Add([]byte{0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pc, wc := net.Pipe()
+		methods := []Method{
+			{Name: "call", ID: 1, Response: Result, RequestCodec: codec.MsgPack, ResponseCodec: codec.MsgPack},
+			{Name: "stream", ID: 2, Response: Stream, RequestCodec: codec.MsgPack, ResponseCodec: codec.MsgPack},
+		}
+		conn := NewConn(pc, 1<<16, methods, []EventDesc{{Name: "ev", ID: 1, Codec: codec.MsgPack}})
+		defer conn.Close()
+		events := conn.Events("ev")
+		go func() {
+			// The worker side: swallow the two requests, send the input,
+			// hang up.
+			r := wire.NewReader(wc, 0, 0)
+			r.ReadFrame()
+			r.ReadFrame()
+			wc.Write(data)
+			wc.Close()
+		}()
+		done := make(chan struct{}, 2)
+		go func() {
+			var out any
+			conn.Call(context.Background(), "call", nil, &out)
+			done <- struct{}{}
+		}()
+		go func() {
+			// Wait for the call's request to be sent first, so ids are 1
+			// and 2 as the seeds expect.
+			time.Sleep(time.Millisecond)
+			for c, err := range conn.Stream(context.Background(), "stream", nil) {
+				if err != nil {
+					break
+				}
+				var v any
+				c.Decode(&v)
+			}
+			done <- struct{}{}
+		}()
+		go func() {
+			for e := range events {
+				var v any
+				e.Decode(&v)
+			}
+		}()
+		for range 2 {
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("a waiter did not return after the worker hung up")
+			}
+		}
+	})
+}
