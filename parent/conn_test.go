@@ -167,3 +167,36 @@ func FuzzConnFrames(f *testing.F) {
 		}
 	})
 }
+
+// TestRequestIDsWrapAndSkipZero checks that request ids wrap within uint32
+// and never use 0 (the id of events and of none requests).
+func TestRequestIDsWrapAndSkipZero(t *testing.T) {
+	pc, wc := net.Pipe()
+	conn := NewConn(pc, 0, []Method{{Name: "e", ID: 1, Response: Result, RequestCodec: codec.Raw, ResponseCodec: codec.Raw}}, nil)
+	defer conn.Close()
+	conn.nextID = 1<<32 - 3
+	ids := make(chan uint32, 8)
+	go func() {
+		r := wire.NewReader(wc, 0, 0)
+		w := wire.NewWriter(wc)
+		for {
+			h, p, err := r.ReadFrame()
+			if err != nil {
+				return
+			}
+			ids <- h.RequestID
+			w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagsResult, RequestID: h.RequestID}, p)
+		}
+	}()
+	for i := 0; i < 4; i++ {
+		if err := conn.Call(context.Background(), "e", []byte{1}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []uint32{1<<32 - 2, 1<<32 - 1, 1, 2}
+	for i, w := range want {
+		if got := <-ids; got != w {
+			t.Fatalf("request %d has id %d, want %d", i, got, w)
+		}
+	}
+}

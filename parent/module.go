@@ -130,6 +130,7 @@ type Module struct {
 	restarts []time.Time
 	closing  bool
 	wg       sync.WaitGroup
+	handlers sync.WaitGroup // OnEvent callbacks
 }
 
 // instance is one spawned process.
@@ -675,6 +676,21 @@ func (m *Module) Events(name string) <-chan Event {
 	return ch
 }
 
+// OnEvent calls fn with each emission of the named event, in order, on a
+// goroutine of its own, across restarts, until the module is shut down
+// (Shutdown waits for the last call to return, so fn must not call
+// Shutdown itself).
+func (m *Module) OnEvent(name string, fn func(Event)) {
+	ch := m.Events(name)
+	m.handlers.Add(1)
+	go func() {
+		defer m.handlers.Done()
+		for e := range ch {
+			fn(e)
+		}
+	}()
+}
+
 // forwardEvents copies one event from an instance's connection to the
 // module's subscribers.
 func (m *Module) forwardEvents(in *instance, name string) {
@@ -741,6 +757,7 @@ func (m *Module) Shutdown(ctx context.Context) error {
 	}
 	m.wg.Wait()
 	m.closeSubs()
+	m.handlers.Wait()
 	m.setState(Closed)
 	return nil
 }

@@ -331,6 +331,26 @@ func TestEventsAndConcurrency(t *testing.T) {
 				t.Fatalf("progress event %d missing", i)
 			}
 		}
+		// The same events by callback.
+		got := make(chan int, 10)
+		m.OnEvent("progress", func(e parent.Event) {
+			var p map[string]int
+			e.Decode(&p)
+			got <- p["i"]
+		})
+		if err := m.Call(ctx, "progress", map[string]int{"n": 3}, nil); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			select {
+			case v := <-got:
+				if v != i {
+					t.Fatalf("OnEvent got %d, want %d", v, i)
+				}
+			case <-time.After(2 * time.Second):
+				t.Fatalf("OnEvent: event %d missing", i)
+			}
+		}
 		var info map[string]int
 		if err := m.Call(ctx, "info", nil, &info); err != nil || info["pid"] != m.PID() {
 			t.Fatalf("info = %v, %v (pid %d)", info, err, m.PID())
