@@ -123,6 +123,9 @@ func (r *sliceReader) Message() (*ipc.Message, error) {
 		return nil, fmt.Errorf("message at offset %d has %d bytes of metadata, too few for a flatbuffer", r.off, n)
 	}
 	meta := rest[hdr : hdr+int(n)]
+	if err := verifyMessage(meta); err != nil {
+		return nil, fmt.Errorf("message at offset %d: %w", r.off, err)
+	}
 	probe := ipc.NewMessage(memory.NewBufferBytes(meta), emptyBody)
 	bodyLen := probe.BodyLen()
 	probe.Release()

@@ -1,0 +1,309 @@
+package arrowcodec
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Arrow reads a message's metadata, a flatbuffer, without checking it:
+// a vector that declares two billion fields makes it allocate two billion
+// fields before it finds out, which no recover can undo. verifyMessage
+// walks the parts of the metadata Arrow walks and checks that every table,
+// vector and string lies inside the metadata, that tables are not
+// referenced so often that reading them would amount to more tables than
+// the metadata could hold, and that fields do not nest deeper than Arrow
+// supports. It does not check scalar fields: reading those out of bounds
+// panics, which decode recovers.
+//
+// The layout is Arrow's Message.fbs and Schema.fbs: a Message table (field
+// 1 the header type, 2 the header, 4 custom metadata) whose header is a
+// Schema (1 fields, 2 custom metadata, 3 features), a RecordBatch (1
+// nodes, 2 buffers, 3 compression, 4 variadic buffer counts) or a
+// DictionaryBatch (1 its RecordBatch); a Field is 0 name, 2 type type, 3
+// type, 4 dictionary encoding (1 its index type), 5 children, 6 custom
+// metadata; a KeyValue 0 key, 1 value.
+
+// Message header and type union tags of Arrow's flatbuffers.
+const (
+	fbHeaderSchema          = 1
+	fbHeaderDictionaryBatch = 2
+	fbHeaderRecordBatch     = 3
+	fbTypeTimestamp         = 10 // field 1: the time zone, a string
+	fbTypeUnion             = 14 // field 1: the type ids, [int]
+)
+
+// maxFieldDepth is how deeply fields may nest (Arrow's own limit for
+// reading arrays).
+const maxFieldDepth = 64
+
+var errFlatbuffer = errors.New("metadata flatbuffer out of bounds")
+
+type fbVerifier struct {
+	b      []byte
+	budget int // tables that may still be visited
+}
+
+func verifyMessage(meta []byte) error {
+	v := &fbVerifier{b: meta, budget: len(meta)/4 + 1}
+	msg, err := v.ref(0)
+	if err != nil {
+		return err
+	}
+	if err := v.table(msg); err != nil {
+		return err
+	}
+	if err := v.keyValues(msg, 4); err != nil {
+		return err
+	}
+	kind, err := v.byteField(msg, 1)
+	if err != nil {
+		return err
+	}
+	hdr, err := v.tableField(msg, 2)
+	if err != nil || hdr == 0 {
+		return err
+	}
+	switch kind {
+	case fbHeaderSchema:
+		return v.schema(hdr)
+	case fbHeaderDictionaryBatch:
+		batch, err := v.tableField(hdr, 1)
+		if err != nil || batch == 0 {
+			return err
+		}
+		return v.recordBatch(batch)
+	case fbHeaderRecordBatch:
+		return v.recordBatch(hdr)
+	}
+	// Other messages (tensors) are refused by Arrow's reader by their type
+	// alone.
+	return nil
+}
+
+func (v *fbVerifier) schema(t int) error {
+	start, n, err := v.vector(t, 1, 4)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		f, err := v.ref(start + 4*i)
+		if err != nil {
+			return err
+		}
+		if err := v.field(f, 0); err != nil {
+			return err
+		}
+	}
+	if err := v.keyValues(t, 2); err != nil {
+		return err
+	}
+	_, _, err = v.vector(t, 3, 8)
+	return err
+}
+
+func (v *fbVerifier) field(t, depth int) error {
+	if depth > maxFieldDepth {
+		return fmt.Errorf("fields nested deeper than %d levels", maxFieldDepth)
+	}
+	if err := v.table(t); err != nil {
+		return err
+	}
+	if _, _, err := v.vector(t, 0, 1); err != nil {
+		return err
+	}
+	kind, err := v.byteField(t, 2)
+	if err != nil {
+		return err
+	}
+	typ, err := v.tableField(t, 3)
+	if err != nil {
+		return err
+	}
+	if typ != 0 {
+		switch kind {
+		case fbTypeTimestamp:
+			_, _, err = v.vector(typ, 1, 1)
+		case fbTypeUnion:
+			_, _, err = v.vector(typ, 1, 4)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	dict, err := v.tableField(t, 4)
+	if err != nil {
+		return err
+	}
+	if dict != 0 {
+		if _, err := v.tableField(dict, 1); err != nil {
+			return err
+		}
+	}
+	start, n, err := v.vector(t, 5, 4)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		child, err := v.ref(start + 4*i)
+		if err != nil {
+			return err
+		}
+		if err := v.field(child, depth+1); err != nil {
+			return err
+		}
+	}
+	return v.keyValues(t, 6)
+}
+
+func (v *fbVerifier) recordBatch(t int) error {
+	if _, _, err := v.vector(t, 1, 16); err != nil {
+		return err
+	}
+	if _, _, err := v.vector(t, 2, 16); err != nil {
+		return err
+	}
+	if _, err := v.tableField(t, 3); err != nil {
+		return err
+	}
+	_, _, err := v.vector(t, 4, 8)
+	return err
+}
+
+// keyValues checks the vector of KeyValue tables in field i of table t.
+func (v *fbVerifier) keyValues(t, i int) error {
+	start, n, err := v.vector(t, i, 4)
+	if err != nil {
+		return err
+	}
+	for j := 0; j < n; j++ {
+		kv, err := v.ref(start + 4*j)
+		if err != nil {
+			return err
+		}
+		if err := v.table(kv); err != nil {
+			return err
+		}
+		if _, _, err := v.vector(kv, 0, 1); err != nil {
+			return err
+		}
+		if _, _, err := v.vector(kv, 1, 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// table checks the table at t and its vtable, and counts it.
+func (v *fbVerifier) table(t int) error {
+	v.budget--
+	if v.budget < 0 {
+		return errors.New("metadata flatbuffer references more tables than it holds")
+	}
+	so, err := v.u32(t)
+	if err != nil {
+		return err
+	}
+	vt := int64(t) - int64(int32(so))
+	if vt < 0 || vt > int64(len(v.b)-4) {
+		return errFlatbuffer
+	}
+	size := int(binary.LittleEndian.Uint16(v.b[vt:]))
+	if size < 4 || size%2 != 0 || int(vt)+size > len(v.b) {
+		return errFlatbuffer
+	}
+	return nil
+}
+
+// fieldPos returns the position of field i of the table at t, or 0 if the
+// field is absent.
+func (v *fbVerifier) fieldPos(t, i int) (int, error) {
+	so, err := v.u32(t)
+	if err != nil {
+		return 0, err
+	}
+	vt := int(int64(t) - int64(int32(so)))
+	if vt < 0 || vt > len(v.b)-4 {
+		return 0, errFlatbuffer
+	}
+	size := int(binary.LittleEndian.Uint16(v.b[vt:]))
+	slot := 4 + 2*i
+	if slot+2 > size {
+		return 0, nil
+	}
+	if vt+slot+2 > len(v.b) {
+		return 0, errFlatbuffer
+	}
+	off := int(binary.LittleEndian.Uint16(v.b[vt+slot:]))
+	if off == 0 {
+		return 0, nil
+	}
+	if t+off >= len(v.b) {
+		return 0, errFlatbuffer
+	}
+	return t + off, nil
+}
+
+// byteField returns the one-byte field i of the table at t (0 if absent).
+func (v *fbVerifier) byteField(t, i int) (byte, error) {
+	p, err := v.fieldPos(t, i)
+	if err != nil || p == 0 {
+		return 0, err
+	}
+	return v.b[p], nil
+}
+
+// tableField returns the position of the table in field i of the table at
+// t, checked and counted, or 0 if the field is absent.
+func (v *fbVerifier) tableField(t, i int) (int, error) {
+	p, err := v.fieldPos(t, i)
+	if err != nil || p == 0 {
+		return 0, err
+	}
+	sub, err := v.ref(p)
+	if err != nil {
+		return 0, err
+	}
+	return sub, v.table(sub)
+}
+
+// vector checks the vector (or string) in field i of the table at t,
+// whose elements are elemSize bytes, and returns the position of its first
+// element and its length (0, 0 if the field is absent).
+func (v *fbVerifier) vector(t, i, elemSize int) (start, n int, err error) {
+	p, err := v.fieldPos(t, i)
+	if err != nil || p == 0 {
+		return 0, 0, err
+	}
+	vec, err := v.ref(p)
+	if err != nil {
+		return 0, 0, err
+	}
+	l, err := v.u32(vec)
+	if err != nil {
+		return 0, 0, err
+	}
+	if uint64(l)*uint64(elemSize) > uint64(len(v.b)-vec-4) {
+		return 0, 0, fmt.Errorf("metadata vector of %d elements exceeds the %d-byte flatbuffer", l, len(v.b))
+	}
+	return vec + 4, int(l), nil
+}
+
+// ref follows the offset stored at pos to the position it references.
+func (v *fbVerifier) ref(pos int) (int, error) {
+	u, err := v.u32(pos)
+	if err != nil {
+		return 0, err
+	}
+	if uint64(pos)+uint64(u) > uint64(len(v.b)-4) {
+		return 0, errFlatbuffer
+	}
+	return pos + int(u), nil
+}
+
+func (v *fbVerifier) u32(pos int) (uint32, error) {
+	if pos < 0 || pos > len(v.b)-4 {
+		return 0, errFlatbuffer
+	}
+	return binary.LittleEndian.Uint32(v.b[pos:]), nil
+}
