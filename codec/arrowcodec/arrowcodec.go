@@ -33,13 +33,16 @@
 //
 // # Untrusted input
 //
-// Unmarshal never panics on malformed input: the stream's framing is
-// checked against the payload's length before Arrow reads it, any panic
-// raised by Arrow while decoding is turned into an error wrapping
-// ErrMalformed, the decoded arrays' buffers and offsets are validated so
-// that reading any of their values stays in bounds, and the memory a payload
-// may make the decoder allocate (decompressed buffers, concatenation) is
-// capped by Options.MaxDecodedSize (ErrTooLarge).
+// Payloads come from another process, so Unmarshal treats them as
+// untrusted and never panics on malformed input: the stream's framing and
+// each message's metadata (a flatbuffer) are checked against the payload's
+// length before Arrow reads them, so that no declared length makes it
+// allocate more than the payload could hold; any panic raised by Arrow
+// while decoding becomes an error wrapping ErrMalformed; the decoded
+// arrays' bitmaps, offsets, views and dictionary indices are validated so
+// that reading any of their values stays in bounds; and the memory a
+// payload may make the decoder allocate (copies, decompressed buffers,
+// concatenation) is capped by Options.MaxDecodedSize (ErrTooLarge).
 package arrowcodec
 
 import (

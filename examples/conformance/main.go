@@ -16,8 +16,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/procwire/procwire-go"
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/codec/arrowcodec"
 )
 
 // Aborted is the payload of the aborted event.
@@ -166,6 +171,63 @@ func newWorker(opts procwire.Options) *procwire.Worker {
 	procwire.Handle(w, "info", func(ctx context.Context, in any) (map[string]int, error) {
 		return map[string]int{"pid": os.Getpid()}, nil
 	})
+	arrowOpts := procwire.MethodOptions{Codec: arrowcodec.Codec}
+	// sumArrow: the request is an Arrow table with a Float64 column x
+	// (other columns are ignored); the response is a one-row table whose
+	// Float64 column sum adds up the non-null values of x.
+	procwire.Handle(w, "sumArrow", func(ctx context.Context, in arrow.RecordBatch) (arrow.RecordBatch, error) {
+		defer in.Release()
+		idx := in.Schema().FieldIndices("x")
+		if len(idx) == 0 {
+			return nil, errors.New("sumArrow: the table has no column x")
+		}
+		x, ok := in.Column(idx[0]).(*array.Float64)
+		if !ok {
+			return nil, fmt.Errorf("sumArrow: column x is %v, want float64", in.Column(idx[0]).DataType())
+		}
+		var sum float64
+		for i := 0; i < x.Len(); i++ {
+			if x.IsValid(i) {
+				sum += x.Value(i)
+			}
+		}
+		b := array.NewFloat64Builder(memory.DefaultAllocator)
+		defer b.Release()
+		b.Append(sum)
+		col := b.NewArray()
+		defer col.Release()
+		schema := arrow.NewSchema([]arrow.Field{{Name: "sum", Type: arrow.PrimitiveTypes.Float64}}, nil)
+		return array.NewRecordBatch(schema, []arrow.Array{col}, 1), nil
+	}, arrowOpts)
+	// batchesArrow: the request is an Arrow table whose Int32 column n
+	// holds one value; the response streams n chunks, chunk i a table with
+	// one Int32 column i of three rows, all i.
+	procwire.HandleStream(w, "batchesArrow", func(ctx context.Context, in arrow.RecordBatch, out *procwire.Stream[arrow.RecordBatch]) error {
+		defer in.Release()
+		idx := in.Schema().FieldIndices("n")
+		if len(idx) == 0 || in.NumRows() != 1 {
+			return fmt.Errorf("batchesArrow: want a table with one row and a column n, got %d rows of %v", in.NumRows(), in.Schema())
+		}
+		n, ok := in.Column(idx[0]).(*array.Int32)
+		if !ok || !n.IsValid(0) {
+			return fmt.Errorf("batchesArrow: column n is %v, want a non-null int32", in.Column(idx[0]).DataType())
+		}
+		schema := arrow.NewSchema([]arrow.Field{{Name: "i", Type: arrow.PrimitiveTypes.Int32}}, nil)
+		b := array.NewInt32Builder(memory.DefaultAllocator)
+		defer b.Release()
+		for i := int32(0); i < n.Value(0); i++ {
+			b.AppendValues([]int32{i, i, i}, nil)
+			col := b.NewArray()
+			rec := array.NewRecordBatch(schema, []arrow.Array{col}, 3)
+			col.Release()
+			err := out.Send(rec)
+			rec.Release()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}, arrowOpts)
 	return w
 }
 
