@@ -1,6 +1,7 @@
 package arrowcodec
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,7 +17,7 @@ import (
 
 // decode reads every record batch of the stream data with memory from mem.
 // The caller owns the returned batches.
-func (c *ArrowCodec) decode(data []byte, mem memory.Allocator) (schema *arrow.Schema, recs []arrow.RecordBatch, err error) {
+func (c *ArrowCodec) decode(data []byte, mem *limitAllocator) (schema *arrow.Schema, recs []arrow.RecordBatch, err error) {
 	mr := &sliceReader{data: data, mem: mem, zeroCopy: c.zeroCopy}
 	mr.refs.Store(1)
 	var out []arrow.RecordBatch
@@ -70,7 +71,7 @@ func decodeError(err error) error {
 type sliceReader struct {
 	data     []byte
 	off      int
-	mem      memory.Allocator
+	mem      *limitAllocator
 	zeroCopy bool
 
 	refs atomic.Int64
@@ -143,9 +144,16 @@ func (r *sliceReader) Message() (*ipc.Message, error) {
 	// Arrow reads values through typed pointers: a body referenced in
 	// place must be 8-byte aligned, as it is in any stream read into a
 	// fresh buffer.
-	if r.zeroCopy && (len(src) == 0 || uintptr(unsafe.Pointer(unsafe.SliceData(src)))%8 == 0) {
+	switch {
+	case r.zeroCopy && (len(src) == 0 || uintptr(unsafe.Pointer(unsafe.SliceData(src)))%8 == 0):
 		body = memory.NewBufferBytes(src)
-	} else {
+	case r.mem.goHeap:
+		// The Go allocator would zero its buffer before the copy
+		// overwrites it; a clone is not zeroed first, and the Go heap
+		// aligns it to at least 8 bytes.
+		r.mem.take(len(src))
+		body = memory.NewBufferBytes(bytes.Clone(src))
+	default:
 		body = memory.NewResizableBuffer(r.mem)
 		body.Resize(len(src))
 		copy(body.Bytes(), src)
@@ -169,13 +177,15 @@ func (r *sliceReader) Release() {
 // limitAllocator caps the bytes allocated through it; beyond the limit it
 // panics with ErrTooLarge, which the decoder turns into an error.
 type limitAllocator struct {
-	mem   memory.Allocator
-	left  atomic.Int64
-	limit int64
+	mem    memory.Allocator
+	goHeap bool // mem is Arrow's Go allocator
+	left   atomic.Int64
+	limit  int64
 }
 
 func (c *ArrowCodec) limited() *limitAllocator {
-	a := &limitAllocator{mem: c.mem, limit: c.maxDecoded}
+	_, goHeap := c.mem.(*memory.GoAllocator)
+	a := &limitAllocator{mem: c.mem, goHeap: goHeap, limit: c.maxDecoded}
 	a.left.Store(c.maxDecoded)
 	return a
 }

@@ -12,17 +12,18 @@ import (
 // walks the parts of the metadata Arrow walks and checks that every table,
 // vector and string lies inside the metadata, that tables are not
 // referenced so often that reading them would amount to more tables than
-// the metadata could hold, and that fields do not nest deeper than Arrow
-// supports. It does not check scalar fields: reading those out of bounds
-// panics, which decode recovers.
+// the metadata could hold, that fields do not nest deeper than Arrow
+// supports, and that the buffers of record batches lie inside the body at
+// offsets that are multiples of 8. It does not check other scalar fields:
+// reading those out of bounds panics, which decode recovers.
 //
 // The layout is Arrow's Message.fbs and Schema.fbs: a Message table (field
-// 1 the header type, 2 the header, 4 custom metadata) whose header is a
-// Schema (1 fields, 2 custom metadata, 3 features), a RecordBatch (1
-// nodes, 2 buffers, 3 compression, 4 variadic buffer counts) or a
-// DictionaryBatch (1 its RecordBatch); a Field is 0 name, 2 type type, 3
-// type, 4 dictionary encoding (1 its index type), 5 children, 6 custom
-// metadata; a KeyValue 0 key, 1 value.
+// 1 the header type, 2 the header, 3 the body's length, 4 custom metadata)
+// whose header is a Schema (1 fields, 2 custom metadata, 3 features), a
+// RecordBatch (1 nodes, 2 buffers, 3 compression, 4 variadic buffer
+// counts) or a DictionaryBatch (1 its RecordBatch); a Field is 0 name, 2
+// type type, 3 type, 4 dictionary encoding (1 its index type), 5 children,
+// 6 custom metadata; a KeyValue 0 key, 1 value.
 
 // Message header and type union tags of Arrow's flatbuffers.
 const (
@@ -64,6 +65,10 @@ func verifyMessage(meta []byte) error {
 	if err != nil || hdr == 0 {
 		return err
 	}
+	bodyLen, err := v.int64Field(msg, 3)
+	if err != nil {
+		return err
+	}
 	switch kind {
 	case fbHeaderSchema:
 		return v.schema(hdr)
@@ -72,9 +77,9 @@ func verifyMessage(meta []byte) error {
 		if err != nil || batch == 0 {
 			return err
 		}
-		return v.recordBatch(batch)
+		return v.recordBatch(batch, bodyLen)
 	case fbHeaderRecordBatch:
-		return v.recordBatch(hdr)
+		return v.recordBatch(hdr, bodyLen)
 	}
 	// Other messages (tensors) are refused by Arrow's reader by their type
 	// alone.
@@ -156,17 +161,32 @@ func (v *fbVerifier) field(t, depth int) error {
 	return v.keyValues(t, 6)
 }
 
-func (v *fbVerifier) recordBatch(t int) error {
+// recordBatch checks a RecordBatch, whose buffers must lie in the message
+// body, at offsets that are multiples of 8 as the format requires (Arrow
+// reads values through typed pointers into them, which should be aligned).
+func (v *fbVerifier) recordBatch(t int, bodyLen int64) error {
 	if _, _, err := v.vector(t, 1, 16); err != nil {
 		return err
 	}
-	if _, _, err := v.vector(t, 2, 16); err != nil {
+	start, n, err := v.vector(t, 2, 16)
+	if err != nil {
 		return err
+	}
+	for i := 0; i < n; i++ {
+		b := v.b[start+16*i:]
+		off := int64(binary.LittleEndian.Uint64(b))
+		size := int64(binary.LittleEndian.Uint64(b[8:]))
+		if off < 0 || size < 0 || off > bodyLen || size > bodyLen-off {
+			return fmt.Errorf("buffer %d (%d bytes at %d) lies outside the %d-byte body", i, size, off, bodyLen)
+		}
+		if off%8 != 0 {
+			return fmt.Errorf("buffer %d starts at %d, not a multiple of 8", i, off)
+		}
 	}
 	if _, err := v.tableField(t, 3); err != nil {
 		return err
 	}
-	_, _, err := v.vector(t, 4, 8)
+	_, _, err = v.vector(t, 4, 8)
 	return err
 }
 
@@ -242,6 +262,19 @@ func (v *fbVerifier) fieldPos(t, i int) (int, error) {
 		return 0, errFlatbuffer
 	}
 	return t + off, nil
+}
+
+// int64Field returns the eight-byte field i of the table at t (0 if
+// absent).
+func (v *fbVerifier) int64Field(t, i int) (int64, error) {
+	p, err := v.fieldPos(t, i)
+	if err != nil || p == 0 {
+		return 0, err
+	}
+	if p > len(v.b)-8 {
+		return 0, errFlatbuffer
+	}
+	return int64(binary.LittleEndian.Uint64(v.b[p:])), nil
 }
 
 // byteField returns the one-byte field i of the table at t (0 if absent).

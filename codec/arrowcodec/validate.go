@@ -128,7 +128,8 @@ func validateData(d arrow.ArrayData, depth int) error {
 func bitmapBytes(bits int64) int64 { return (bits + 7) / 8 }
 
 // validateOffsets checks the n+1 offsets from off: non-decreasing, from at
-// least 0 to at most limit.
+// least 0 to at most limit. (Buffers are 8-byte aligned: verifyMessage
+// checks their offsets in the body, and the body is aligned.)
 func validateOffsets(b []byte, width int, off, n, limit int64) error {
 	if n == 0 {
 		return nil
@@ -136,20 +137,29 @@ func validateOffsets(b []byte, width int, off, n, limit int64) error {
 	if int64(len(b))/int64(width) < off+n+1 {
 		return fmt.Errorf("offset buffer of %d bytes for %d values", len(b), off+n)
 	}
-	prev := int64(0)
-	for i := off; i <= off+n; i++ {
-		var o int64
-		if width == 4 {
-			o = int64(int32(binary.NativeEndian.Uint32(b[4*i:])))
-		} else {
-			o = int64(binary.NativeEndian.Uint64(b[8*i:]))
-		}
-		if o < prev || o > limit {
-			return fmt.Errorf("offset %d at %d is out of order or beyond the %d values", o, i, limit)
-		}
-		prev = o
+	var first, last int64
+	var ordered bool
+	if width == 4 {
+		first, last, ordered = nonDecreasing(arrow.Int32Traits.CastFromBytes(b)[off : off+n+1])
+	} else {
+		first, last, ordered = nonDecreasing(arrow.Int64Traits.CastFromBytes(b)[off : off+n+1])
+	}
+	if !ordered || first < 0 || last > limit {
+		return fmt.Errorf("offsets out of order or outside the %d values", limit)
 	}
 	return nil
+}
+
+// nonDecreasing returns the first and last of xs and whether each is at
+// least the one before it.
+func nonDecreasing[T int32 | int64](xs []T) (first, last int64, ok bool) {
+	prev := xs[0]
+	bad := false
+	for _, x := range xs[1:] {
+		bad = bad || x < prev
+		prev = x
+	}
+	return int64(xs[0]), int64(prev), !bad
 }
 
 // validateDictionary checks the indices of the valid slots against the
