@@ -246,11 +246,11 @@ func (c *ArrowCodec) Unmarshal(data []byte, v any) error {
 		mem := c.limited()
 		schema, recs, err := c.decode(data, mem)
 		if err != nil {
-			return err
+			return mem.check(err)
 		}
 		rec, err := concatenate(schema, recs, mem)
 		if err != nil {
-			return err
+			return mem.check(err)
 		}
 		*p = rec
 		return nil
@@ -258,9 +258,10 @@ func (c *ArrowCodec) Unmarshal(data []byte, v any) error {
 		if p == nil {
 			return errors.New("arrowcodec: cannot decode into a nil *[]arrow.RecordBatch")
 		}
-		_, recs, err := c.decode(data, c.limited())
+		mem := c.limited()
+		_, recs, err := c.decode(data, mem)
 		if err != nil {
-			return err
+			return mem.check(err)
 		}
 		if recs == nil {
 			recs = []arrow.RecordBatch{}
@@ -271,9 +272,10 @@ func (c *ArrowCodec) Unmarshal(data []byte, v any) error {
 		if p == nil {
 			return errors.New("arrowcodec: cannot decode into a nil *arrow.Table")
 		}
-		schema, recs, err := c.decode(data, c.limited())
+		mem := c.limited()
+		schema, recs, err := c.decode(data, mem)
 		if err != nil {
-			return err
+			return mem.check(err)
 		}
 		tbl := array.NewTableFromRecords(schema, recs)
 		releaseAll(recs)

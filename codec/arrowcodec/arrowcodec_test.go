@@ -621,7 +621,7 @@ func TestMaxDecodedSize(t *testing.T) {
 				rec.Release()
 				return
 			}
-			if !errors.Is(err, arrowcodec.ErrTooLarge) {
+			if !errors.Is(err, arrowcodec.ErrTooLarge) || !strings.HasPrefix(err.Error(), "arrowcodec: decoded data exceeds the size limit: more than") {
 				t.Fatalf("Unmarshal = %v, want ErrTooLarge", err)
 			}
 			if errors.Is(err, arrowcodec.ErrMalformed) {

@@ -65,9 +65,10 @@ func decodeError(err error) error {
 
 // sliceReader is an ipc.MessageReader over a stream held in memory. Unlike
 // Arrow's reader over an io.Reader, it checks every length the stream
-// declares against the bytes actually present before allocating, so a few
-// bytes of garbage cannot make it allocate gigabytes, and it copies each
-// message body once (or references it, with zeroCopy).
+// declares, in the framing and in the metadata (verifyMessage), against the
+// bytes actually present before Arrow allocates, so that a few bytes of
+// garbage cannot make it allocate gigabytes, and it copies each message
+// body once (or references it, with zeroCopy).
 type sliceReader struct {
 	data     []byte
 	off      int
@@ -177,10 +178,11 @@ func (r *sliceReader) Release() {
 // limitAllocator caps the bytes allocated through it; beyond the limit it
 // panics with ErrTooLarge, which the decoder turns into an error.
 type limitAllocator struct {
-	mem    memory.Allocator
-	goHeap bool // mem is Arrow's Go allocator
-	left   atomic.Int64
-	limit  int64
+	mem      memory.Allocator
+	goHeap   bool // mem is Arrow's Go allocator
+	left     atomic.Int64
+	limit    int64
+	exceeded atomic.Bool
 }
 
 func (c *ArrowCodec) limited() *limitAllocator {
@@ -192,8 +194,22 @@ func (c *ArrowCodec) limited() *limitAllocator {
 
 func (a *limitAllocator) take(n int) {
 	if n > 0 && a.left.Add(-int64(n)) < 0 {
-		panic(fmt.Errorf("%w: more than %d bytes (Options.MaxDecodedSize)", ErrTooLarge, a.limit))
+		a.exceeded.Store(true)
+		panic(a.tooLarge())
 	}
+}
+
+func (a *limitAllocator) tooLarge() error {
+	return fmt.Errorf("%w: more than %d bytes (Options.MaxDecodedSize)", ErrTooLarge, a.limit)
+}
+
+// check returns err, or the limit's own error if decoding failed because
+// the limit was reached (whatever Arrow wrapped it in).
+func (a *limitAllocator) check(err error) error {
+	if err != nil && a.exceeded.Load() {
+		return a.tooLarge()
+	}
+	return err
 }
 
 func (a *limitAllocator) Allocate(size int) []byte {
