@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/parent"
+)
+
+// parseArgs parses the flags (which may come before or after the
+// positional arguments) and splits off the worker's command line after
+// "--". want is the number of positional arguments expected. If it
+// returns ok false, the command exits with code (0 after --help).
+func parseArgs(e *env, fs *flag.FlagSet, args []string, want int) (pos, worker []string, code int, ok bool) {
+	sep := -1
+	for i, a := range args {
+		if a == "--" {
+			sep = i
+			break
+		}
+	}
+	before := args
+	if sep >= 0 {
+		before, worker = args[:sep], args[sep+1:]
+	}
+	for {
+		if err := fs.Parse(before); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, nil, exitOK, false
+			}
+			return nil, nil, exitUsage, false
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		before = fs.Args()[1:]
+	}
+	switch {
+	case sep < 0:
+		fmt.Fprintf(e.stderr, "procwire: missing \"--\" before the worker's command line\n\n")
+	case len(worker) == 0:
+		fmt.Fprintf(e.stderr, "procwire: missing the worker's command after \"--\"\n\n")
+	case len(pos) != want && want == 1:
+		fmt.Fprintf(e.stderr, "procwire: want one METHOD before \"--\", got %d arguments\n\n", len(pos))
+	case len(pos) != want:
+		fmt.Fprintf(e.stderr, "procwire: unexpected arguments before \"--\": %q\n\n", pos)
+	default:
+		return pos, worker, exitOK, true
+	}
+	fs.Usage()
+	return nil, nil, exitUsage, false
+}
+
+// start spawns the worker and connects to it.
+func start(e *env, worker []string, verbose bool, methods map[string]parent.MethodSpec) (*parent.Module, error) {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(&logHandler{w: e.stderr, level: level, mu: new(sync.Mutex)})
+	return parent.Start(e.ctx, filepath.Base(worker[0]), parent.Command{Path: worker[0], Args: worker[1:]}, parent.Options{
+		Methods:        methods,
+		RequestTimeout: -1, // each command sets its own
+		Logger:         log,
+	})
+}
+
+// stop shuts the worker down (it is not interrupted by the command's own
+// context, which may be cancelled already).
+func stop(m *parent.Module) {
+	m.Shutdown(context.Background())
+}
+
+// spec is the method declaration for the codec flags: a raw request or
+// response codec, the response type left to the schema.
+func spec(rawIn, rawOut, cancellable bool) parent.MethodSpec {
+	s := parent.MethodSpec{Cancellable: cancellable}
+	if rawIn {
+		s.RequestCodec = codec.Raw
+	}
+	if rawOut {
+		s.ResponseCodec = codec.Raw
+	}
+	return s
+}
+
+// request is the request value of --data (JSON) or --raw-in (a file, "-"
+// for stdin).
+func request(e *env, data, rawIn string) (any, error) {
+	if rawIn != "" {
+		if rawIn == "-" {
+			return io.ReadAll(e.stdin)
+		}
+		return os.ReadFile(rawIn)
+	}
+	if data == "" {
+		return nil, nil
+	}
+	v, err := parseJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	return v, nil
+}
+
+// output opens the --raw-out file ("-" for stdout).
+func output(e *env, path string) (io.Writer, func() error, error) {
+	if path == "-" {
+		return e.stdout, func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
+}
+
+// fail reports err and returns the exit status for it: 130 if the command
+// was interrupted, 1 otherwise. A worker error is printed with its code
+// and data.
+func fail(e *env, err error) int {
+	if e.ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		fmt.Fprintln(e.stderr, "procwire: interrupted")
+		return exitInterrupted
+	}
+	var re *parent.RemoteError
+	if errors.As(err, &re) {
+		fmt.Fprintf(e.stderr, "error: %s\n", re.Message)
+		if re.Code != "" {
+			fmt.Fprintf(e.stderr, "code: %s\n", re.Code)
+		}
+		if _, isString := re.Data.(string); re.Data != nil && !isString {
+			if b, err := json.Marshal(jsonValue(re.Data)); err == nil {
+				fmt.Fprintf(e.stderr, "data: %s\n", b)
+			}
+		}
+		return exitFailure
+	}
+	fmt.Fprintf(e.stderr, "procwire: %v\n", err)
+	return exitFailure
+}
+
+// printJSON writes v as one line of JSON.
+func printJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(jsonValue(v))
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// logHandler writes the worker's stderr lines as they are, and the
+// parent's own logs as "procwire: LEVEL message key=value...".
+type logHandler struct {
+	w     io.Writer
+	level slog.Level
+	mu    *sync.Mutex
+	attrs []slog.Attr
+}
+
+func (h *logHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+
+func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	passthrough := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "stream" && (a.Value.String() == "stderr" || a.Value.String() == "stdout") {
+			passthrough = true
+		}
+		return true
+	})
+	if passthrough {
+		b.WriteString(r.Message)
+	} else {
+		fmt.Fprintf(&b, "procwire: %s %s", r.Level, r.Message)
+		for _, a := range h.attrs {
+			fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		}
+		r.Attrs(func(a slog.Attr) bool {
+			fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+			return true
+		})
+	}
+	b.WriteByte('\n')
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, err := io.WriteString(h.w, b.String())
+	return err
+}
+
+func (h *logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	c := *h
+	c.attrs = append(append([]slog.Attr(nil), h.attrs...), attrs...)
+	return &c
+}
+
+func (h *logHandler) WithGroup(string) slog.Handler { return h }

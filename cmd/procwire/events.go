@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/procwire/procwire-go/parent"
+)
+
+var eventsCmd = &command{
+	name:    "events",
+	short:   "print the worker's events as JSON lines",
+	summary: "Spawn the worker and print every event it emits as a line of JSON {\"event\": name, \"data\": value} until interrupted (or --duration); --call sends a request first, to make the worker emit",
+	example: `procwire events --call progress --data '{"n":3}' --duration 1s -- ./worker`,
+	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {
+		duration := fs.Duration("duration", 0, "stop after this long (0: until interrupted)")
+		call := fs.String("call", "", "call `METHOD` once the subscriptions are in place")
+		data := fs.String("data", "", "the request of --call as JSON")
+		verbose := fs.Bool("v", false, "show the parent's debug logs")
+		return func(e *env, fs *flag.FlagSet, args []string) int {
+			_, worker, code, ok := parseArgs(e, fs, args, 0)
+			if !ok {
+				return code
+			}
+			in, err := request(e, *data, "")
+			if err != nil {
+				return fail(e, err)
+			}
+			m, err := start(e, worker, *verbose, nil)
+			if err != nil {
+				return fail(e, err)
+			}
+			defer stop(m)
+			ctx := e.ctx
+			if *duration > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, *duration)
+				defer cancel()
+			}
+			var mu sync.Mutex
+			names := make([]string, 0, len(m.Schema().Events))
+			for name := range m.Schema().Events {
+				names = append(names, name)
+			}
+			slices.Sort(names)
+			for _, name := range names {
+				m.OnEvent(name, func(ev parent.Event) {
+					var v any
+					if err := ev.Decode(&v); err != nil {
+						v = fmt.Sprintf("undecodable payload (%d bytes): %v", len(ev.Payload), err)
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					printJSON(e.stdout, map[string]any{"event": ev.Name, "data": v})
+				})
+			}
+			if *call != "" {
+				if err := callAny(ctx, m, *call, in); err != nil && ctx.Err() == nil {
+					return fail(e, err)
+				}
+			}
+			<-ctx.Done()
+			// The events already received are printed before the
+			// subscriptions close (stop waits for the callbacks).
+			stop(m)
+			return exitOK
+		}
+	},
+}
+
+// callAny calls a method of any response type, discarding what it returns.
+func callAny(ctx context.Context, m *parent.Module, method string, in any) error {
+	switch m.Schema().Methods[method].Response {
+	case parent.None:
+		return m.Notify(method, in)
+	case parent.Stream:
+		for _, err := range m.Stream(ctx, method, in) {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	case "":
+		return fmt.Errorf("the worker has no method %q", method)
+	}
+	return m.Call(ctx, method, in, nil)
+}

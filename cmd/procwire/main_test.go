@@ -1,0 +1,417 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/procwire/procwire-go/interop"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	conf      string // the conformance worker
+	cli       string // this command
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func build(t *testing.T) {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "procwire-cli-test-"); buildErr != nil {
+			return
+		}
+		if conf, buildErr = interop.BuildWorker("./examples/conformance", binDir); buildErr != nil {
+			return
+		}
+		cli, buildErr = interop.BuildWorker("./cmd/procwire", binDir)
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// procwire runs the command in-process, with a goroutine-leak check.
+func procwire(t *testing.T, ctx context.Context, stdin string, args ...string) result {
+	t.Helper()
+	build(t)
+	ignore := goleak.IgnoreCurrent()
+	var out, errOut bytes.Buffer
+	code := run(ctx, args, strings.NewReader(stdin), &out, &errOut)
+	goleak.VerifyNone(t, ignore)
+	return result{code, out.String(), errOut.String()}
+}
+
+func TestSchema(t *testing.T) {
+	r := procwire(t, context.Background(), "", "schema", "--", conformanceWorker(t))
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var s struct {
+		Methods map[string]struct {
+			ID       int    `json:"id"`
+			Response string `json:"response"`
+		} `json:"methods"`
+		Events map[string]struct{ ID int } `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		t.Fatalf("%v in %s", err, r.stdout)
+	}
+	want := map[string]string{
+		"echo": "result", "echoRaw": "result", "ack": "ack", "notify": "none", "count": "stream", "blob": "stream",
+		"fail": "result", "failObject": "result", "panic": "result", "streamFail": "stream", "sleep": "result",
+		"tick": "stream", "progress": "result", "types": "result", "info": "result",
+	}
+	for name, rt := range want {
+		if got := s.Methods[name]; got.Response != rt || got.ID == 0 {
+			t.Errorf("method %s = %+v, want response %s", name, got, rt)
+		}
+	}
+	for _, ev := range []string{"progress", "notified", "aborted"} {
+		if _, ok := s.Events[ev]; !ok {
+			t.Errorf("event %s missing", ev)
+		}
+	}
+	if !strings.HasPrefix(r.stdout, "{\n  \"") {
+		t.Errorf("schema is not indented: %q", r.stdout[:min(20, len(r.stdout))])
+	}
+}
+
+func conformanceWorker(t *testing.T) string {
+	build(t)
+	return conf
+}
+
+func TestCall(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	os.WriteFile(in, []byte{0, 1, 2, 0xff}, 0o600)
+	out := filepath.Join(dir, "out")
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     string
+		stderrHas  []string
+		rawOutFile []byte
+	}{
+		{"echo", []string{"--data", `{"a":1}`, "echo"}, 0, `{"a":1}` + "\n", nil, nil},
+		{"flags after the method", []string{"echo", "--data", `[1,2.5,"x",null,true]`}, 0, `[1,2.5,"x",null,true]` + "\n", nil, nil},
+		{"no data is null", []string{"echo"}, 0, "null\n", nil, nil},
+		{"types as Node sees them", []string{"types"}, 0,
+			`{"arr":[1,"a",true],"big":1099511627776,"bin":"AQID","date":"2023-11-14T22:13:20.000Z","float":1.5,"int":1,"map":{"k":"v"},"neg":-1,"nil":null,"str":"héllo"}` + "\n", nil, nil},
+		{"ack", []string{"ack"}, 0, `{"ok":true}` + "\n", nil, nil},
+		{"none", []string{"--data", `"hi"`, "notify"}, 0, "", nil, nil},
+		{"error", []string{"--data", `"x"`, "fail"}, 1, "", []string{"error: fail: x"}, nil},
+		{"structured error", []string{"--data", `7`, "failObject"}, 1, "", []string{"error: structured failure", "code: E_CONFORMANCE", `"input":7`}, nil},
+		{"panic", []string{"panic"}, 1, "", []string{"conformance panic"}, nil},
+		{"timeout", []string{"--data", "5000", "--timeout", "100ms", "sleep"}, 1, "", []string{"no response from sleep within 100ms"}, nil},
+		{"raw in and out", []string{"--raw-in", in, "--raw-out", out, "echoRaw"}, 0, "", nil, []byte{0, 1, 2, 0xff}},
+		{"raw out to stdout", []string{"--raw-in", in, "--raw-out", "-", "echoRaw"}, 0, "\x00\x01\x02\xff", nil, nil},
+		{"stream method", []string{"count"}, 2, "", []string{"use \"procwire stream\""}, nil},
+		{"unknown method", []string{"nope"}, 1, "", []string{`did not register expected method "nope"`}, nil},
+		{"bad JSON", []string{"--data", `{"a":`, "echo"}, 1, "", []string{"--data"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(append([]string{"call"}, tt.args...), "--", conformanceWorker(t))
+			r := procwire(t, context.Background(), "", args...)
+			if r.code != tt.code || r.stdout != tt.stdout {
+				t.Fatalf("exit %d, stdout %q; want %d, %q (stderr %s)", r.code, r.stdout, tt.code, tt.stdout, r.stderr)
+			}
+			for _, s := range tt.stderrHas {
+				if !strings.Contains(r.stderr, s) {
+					t.Errorf("stderr %q lacks %q", r.stderr, s)
+				}
+			}
+			if tt.rawOutFile != nil {
+				if b, err := os.ReadFile(out); err != nil || !bytes.Equal(b, tt.rawOutFile) {
+					t.Errorf("raw output %x, %v", b, err)
+				}
+			}
+		})
+	}
+}
+
+func TestCallRawInFromStdin(t *testing.T) {
+	r := procwire(t, context.Background(), "from stdin", "call", "--raw-in", "-", "--raw-out", "-", "echoRaw", "--", conformanceWorker(t))
+	if r.code != 0 || r.stdout != "from stdin" {
+		t.Fatalf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestCallNodeWorker calls the official Node worker running the
+// conformance contract (interop/reference-worker.mjs).
+func TestCallNodeWorker(t *testing.T) {
+	node, err := interop.NodePath()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	r := procwire(t, context.Background(), "", "call", "--data", `{"a":1}`, "echo", "--", node, filepath.Join(interop.Dir(), "reference-worker.mjs"))
+	if r.code != 0 || r.stdout != `{"a":1}`+"\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	r = procwire(t, context.Background(), "", "call", "types", "--", node, filepath.Join(interop.Dir(), "reference-worker.mjs"))
+	want := `{"arr":[1,"a",true],"big":1099511627776,"bin":"AQID","date":"2023-11-14T22:13:20.000Z","float":1.5,"int":1,"map":{"k":"v"},"neg":-1,"nil":null,"str":"héllo"}` + "\n"
+	if r.code != 0 || r.stdout != want {
+		t.Fatalf("types from Node: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestStream(t *testing.T) {
+	r := procwire(t, context.Background(), "", "stream", "--data", `{"n":5}`, "count", "--", conformanceWorker(t))
+	if r.code != 0 || r.stdout != "0\n1\n2\n3\n4\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	// Raw chunks to a file.
+	out := filepath.Join(t.TempDir(), "blob")
+	req := filepath.Join(t.TempDir(), "req")
+	os.WriteFile(req, binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 3), 1000), 0o600)
+	r = procwire(t, context.Background(), "", "stream", "--raw-in", req, "--raw-out", out, "blob", "--", conformanceWorker(t))
+	b, _ := os.ReadFile(out)
+	if r.code != 0 || len(b) != 3000 || b[0] != 0 || b[1000] != 1 || b[2999] != 2 {
+		t.Fatalf("exit %d, %d bytes, stderr %s", r.code, len(b), r.stderr)
+	}
+	// A stream that fails midway: its chunks, then the error.
+	r = procwire(t, context.Background(), "", "stream", "streamFail", "--", conformanceWorker(t))
+	if r.code != 1 || r.stdout != "0\n1\n" || !strings.Contains(r.stderr, "error: stream failed") {
+		t.Fatalf("streamFail: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	r = procwire(t, context.Background(), "", "stream", "echo", "--", conformanceWorker(t))
+	if r.code != 2 {
+		t.Fatalf("stream of a result method: exit %d", r.code)
+	}
+}
+
+// TestStreamInterrupted cancels the command's context (what Ctrl-C does)
+// while an endless stream runs: it exits 130, promptly.
+func TestStreamInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	r := procwire(t, ctx, "", "stream", "tick", "--", conformanceWorker(t))
+	if r.code != 130 || !strings.HasPrefix(r.stdout, "0\n1\n") {
+		t.Fatalf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+func TestBench(t *testing.T) {
+	r := procwire(t, context.Background(), "", "bench", "--concurrency", "4", "--duration", "300ms", "--json", "--data", `{"a":1}`, "--", conformanceWorker(t))
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var s summary
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests == 0 || s.Errors != 0 || s.PerSecond <= 0 || !(s.MinUs <= s.P50Us && s.P50Us <= s.P90Us && s.P90Us <= s.P99Us && s.P99Us <= s.MaxUs) {
+		t.Fatalf("summary %+v", s)
+	}
+	r = procwire(t, context.Background(), "", "bench", "--method", "count", "--data", `{"n":3}`, "--duration", "200ms", "--", conformanceWorker(t))
+	if r.code != 0 || !strings.Contains(r.stdout, "p99") {
+		t.Fatalf("bench of a stream: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = procwire(t, context.Background(), "", "bench", "--method", "fail", "--duration", "200ms", "--", conformanceWorker(t))
+	if r.code != 1 || !strings.Contains(r.stderr, "fail: ") {
+		t.Fatalf("bench of a failing method: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+func TestEvents(t *testing.T) {
+	r := procwire(t, context.Background(), "", "events", "--call", "progress", "--data", `{"n":3}`, "--duration", "300ms", "--", conformanceWorker(t))
+	want := `{"data":{"i":0},"event":"progress"}` + "\n" + `{"data":{"i":1},"event":"progress"}` + "\n" + `{"data":{"i":2},"event":"progress"}` + "\n"
+	if r.code != 0 || r.stdout != want {
+		t.Fatalf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	// Interrupted: a normal end for events.
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	r = procwire(t, ctx, "", "events", "--call", "notify", "--data", `"x"`, "--", conformanceWorker(t))
+	if r.code != 0 || r.stdout != `{"data":"x","event":"notified"}`+"\n" {
+		t.Fatalf("interrupted: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		has  string
+	}{
+		{nil, 2, "commands:"},
+		{[]string{"nope"}, 2, `unknown command "nope"`},
+		{[]string{"call", "echo"}, 2, `missing "--"`},
+		{[]string{"call", "--", "w"}, 2, "want one METHOD"},
+		{[]string{"call", "echo", "--"}, 2, "missing the worker's command"},
+		{[]string{"call", "--bogus", "echo", "--", "w"}, 2, "flag provided but not defined"},
+		{[]string{"schema", "extra", "--", "w"}, 2, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		r := procwire(t, context.Background(), "", tt.args...)
+		if r.code != tt.code || !strings.Contains(r.stderr, tt.has) {
+			t.Errorf("procwire %q: exit %d, stderr %q; want %d and %q", tt.args, r.code, r.stderr, tt.code, tt.has)
+		}
+	}
+	for _, c := range commands {
+		for _, args := range [][]string{{"help", c.name}, {c.name, "--help"}} {
+			r := procwire(t, context.Background(), "", args...)
+			if r.code != 0 || !strings.Contains(r.stdout+r.stderr, "example:\n  procwire "+c.name) {
+				t.Errorf("procwire %q: exit %d, no example in %q", args, r.code, r.stdout+r.stderr)
+			}
+		}
+	}
+}
+
+// TestBinaryInterrupt runs the built command and sends it SIGINT during a
+// stream: the stream is aborted, the worker shut down, the exit status 130.
+func TestBinaryInterrupt(t *testing.T) {
+	build(t)
+	cmd := exec.Command(cli, "stream", "tick", "--", conf)
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	for i := 0; i < 3 && sc.Scan(); i++ {
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	for sc.Scan() {
+	}
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d (%v), stderr %s", code, err, stderr.String())
+	}
+}
+
+func TestJSONValue(t *testing.T) {
+	tests := []struct {
+		in   any
+		want string
+	}{
+		{[]byte{1, 2, 3}, `"AQID"`},
+		{time.Date(2023, 11, 14, 22, 13, 20, 123e6, time.UTC), `"2023-11-14T22:13:20.123Z"`},
+		{time.Date(1969, 7, 20, 20, 17, 40, 0, time.FixedZone("x", 3600)), `"1969-07-20T19:17:40.000Z"`},
+		{math.NaN(), `"NaN"`},
+		{math.Inf(1), `"Infinity"`},
+		{math.Inf(-1), `"-Infinity"`},
+		{map[any]any{1: "a", "b": []byte("c")}, `{"1":"a","b":"Yw=="}`},
+		{map[string]any{"n": []any{int8(1), uint64(1 << 63), nil}}, `{"n":[1,9223372036854775808,null]}`},
+	}
+	for _, tt := range tests {
+		b, err := json.Marshal(jsonValue(tt.in))
+		if err != nil || string(b) != tt.want {
+			t.Errorf("jsonValue(%#v) = %s, %v; want %s", tt.in, b, err, tt.want)
+		}
+	}
+}
+
+func TestParseJSON(t *testing.T) {
+	tests := []struct {
+		in   string
+		want any
+	}{
+		{`1`, int64(1)},
+		{`-9007199254740993`, int64(-9007199254740993)},
+		{`1.5`, 1.5},
+		{`1e3`, 1000.0},
+		{`{"a":[1,"x"]}`, map[string]any{"a": []any{int64(1), "x"}}},
+	}
+	for _, tt := range tests {
+		got, err := parseJSON(tt.in)
+		if err != nil || !equal(got, tt.want) {
+			t.Errorf("parseJSON(%s) = %#v, %v; want %#v", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := parseJSON(`1 2`); err == nil {
+		t.Error("two values accepted")
+	}
+}
+
+func equal(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y) && strings.Contains(strings.ReplaceAll(string(x), " ", ""), "") && sameKinds(a, b)
+}
+
+// sameKinds compares the Go types of two decoded trees.
+func sameKinds(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k := range x {
+			if !sameKinds(x[k], y[k]) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !sameKinds(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i))
+	}
+	tests := []struct {
+		p    float64
+		want time.Duration
+	}{{50, 50}, {90, 90}, {99, 99}, {100, 100}, {0, 1}, {0.5, 1}}
+	for _, tt := range tests {
+		if got := percentile(d, tt.p); got != tt.want {
+			t.Errorf("p%v = %d, want %d", tt.p, got, tt.want)
+		}
+	}
+	if percentile([]time.Duration{7}, 99) != 7 || percentile(nil, 50) != 0 {
+		t.Error("edge cases")
+	}
+}
