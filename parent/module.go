@@ -87,6 +87,10 @@ type Options struct {
 	// before killing it (default 5 s).
 	ShutdownTimeout time.Duration
 	MaxPayloadSize  uint32
+	// SocketBufferSize, if positive, sets the kernel's send and receive
+	// buffer sizes of the data channel (SO_SNDBUF/SO_RCVBUF, as the Node
+	// parent's socketBufferSize does; Unix sockets only).
+	SocketBufferSize int
 	// Logger receives the worker's stderr, line by line, and the module's
 	// own logs (slog.Default() if nil).
 	Logger *slog.Logger
@@ -347,6 +351,15 @@ func (m *Module) spawnOnce(ctx context.Context) error {
 	nc, err := dial(*params.Pipe, m.opts.ConnectTimeout)
 	if err != nil {
 		return fail(fmt.Errorf("procwire/parent: data channel connect failed: %w", err))
+	}
+	if size := m.opts.SocketBufferSize; size > 0 {
+		if b, ok := nc.(interface {
+			SetReadBuffer(int) error
+			SetWriteBuffer(int) error
+		}); ok {
+			b.SetReadBuffer(size)
+			b.SetWriteBuffer(size)
+		}
 	}
 	methods, events := m.describe(schema)
 	in.conn = NewConn(nc, m.opts.MaxPayloadSize, methods, events)

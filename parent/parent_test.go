@@ -402,6 +402,7 @@ func TestAuthAndShutdown(t *testing.T) {
 	eachWorker(t, func(t *testing.T, w worker) {
 		opts := spec()
 		opts.Auth = true
+		opts.SocketBufferSize = 1 << 20
 		m := startWorker(t, w, opts)
 		var s string
 		if err := m.Call(context.Background(), "echo", "authenticated", &s); err != nil || s != "authenticated" {
