@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"reflect"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -84,6 +85,17 @@ func (msgpackCodec) Unmarshal(data []byte, v any) error {
 	s.r.Reset(data)
 	s.dec.ResetReader(&s.r)
 	err = s.dec.Decode(v)
+	if err == nil {
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() && holdsInts(rv.Type().Elem()) {
+			// Check the integers against the wire (see msgpack_range.go).
+			var tree any
+			s.r.Reset(data)
+			s.dec.ResetReader(&s.r)
+			if err = s.dec.Decode(&tree); err == nil {
+				err = checkRanges(tree, rv.Elem(), "")
+			}
+		}
+	}
 	s.r.Reset(nil)
 	decPool.Put(s)
 	return err
