@@ -7,6 +7,7 @@
 // `families` at the end.
 import { vectorFromArray, Table, Float64, Int32, Utf8 } from "apache-arrow";
 import { arrowCodec } from "@procwire/codecs/arrow";
+import { msgpackCodec } from "@procwire/codecs";
 
 const log = (...a) => process.stderr.write(a.join(" ") + "\n");
 
@@ -72,5 +73,21 @@ function arrowCases() {
   measure(`arrow/decode/${rows}rows`, () => arrowCodec.deserialize(payload));
 }
 
-const families = [arrowCases];
+// ---- MessagePack: msgpackCodec ----
+
+/** The small object of the Go benchmarks (codec/msgpack_bench_test.go). */
+const small = { id: 12345, name: "procwire", tags: ["alpha", "beta", "gamma"], ok: true, score: 1.5, nested: { x: 1, y: 2 }, note: "a small message" };
+
+function msgpackCases() {
+  const payload = msgpackCodec.serialize(small);
+  log(`msgpack: small object ${payload.length} bytes`);
+  measure("msgpack/small/encode", () => msgpackCodec.serialize(small));
+  measure("msgpack/small/decode", () => msgpackCodec.deserialize(payload));
+  const mib = Buffer.alloc(1 << 20, 7);
+  const big = msgpackCodec.serialize(mib);
+  measure("msgpack/1MiB/encode", () => msgpackCodec.serialize(mib));
+  measure("msgpack/1MiB/decode", () => msgpackCodec.deserialize(big));
+}
+
+const families = [msgpackCases, arrowCases];
 for (const run of families) run();

@@ -1,0 +1,95 @@
+package codec
+
+import (
+	"bytes"
+	"testing"
+)
+
+// smallMsg is the ≈100-byte object of the codec benchmarks, the same as
+// in interop/codec-bench.mjs.
+type smallMsg struct {
+	ID     int            `msgpack:"id"`
+	Name   string         `msgpack:"name"`
+	Tags   []string       `msgpack:"tags"`
+	OK     bool           `msgpack:"ok"`
+	Score  float64        `msgpack:"score"`
+	Nested map[string]int `msgpack:"nested"`
+	Note   string         `msgpack:"note"`
+}
+
+var small = smallMsg{ID: 12345, Name: "procwire", Tags: []string{"alpha", "beta", "gamma"}, OK: true, Score: 1.5,
+	Nested: map[string]int{"x": 1, "y": 2}, Note: "a small message"}
+
+func BenchmarkMsgPackSmall(b *testing.B) {
+	payload, err := MsgPack.Marshal(small)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf, _ = MsgPack.(AppendMarshaler).AppendMarshal(buf[:0], small)
+		}
+	})
+	b.Run("decode/struct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v smallMsg
+			if err := MsgPack.Unmarshal(payload, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode/any", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v any
+			if err := MsgPack.Unmarshal(payload, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkMsgPack1MiB(b *testing.B) {
+	mib := bytes.Repeat([]byte{7}, 1<<20)
+	payload, _ := MsgPack.Marshal(mib)
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(1 << 20)
+		var buf []byte
+		for b.Loop() {
+			buf, _ = MsgPack.(AppendMarshaler).AppendMarshal(buf[:0], mib)
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(1 << 20)
+		for b.Loop() {
+			var v []byte
+			if err := MsgPack.Unmarshal(payload, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestDecodeCopiesABinOnce checks that decoding a 1 MiB bin allocates the
+// result once (one copy out of the payload) and nothing else of that size.
+func TestDecodeCopiesABinOnce(t *testing.T) {
+	payload, _ := MsgPack.Marshal(bytes.Repeat([]byte{7}, 1<<20))
+	var v []byte
+	MsgPack.Unmarshal(payload, &v) // warm the pools
+	var stats testing.BenchmarkResult
+	stats = testing.Benchmark(func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			var v []byte
+			MsgPack.Unmarshal(payload, &v)
+		}
+	})
+	if per := stats.AllocedBytesPerOp(); per > 1<<20+4096 {
+		t.Errorf("decoding a 1 MiB bin allocates %d bytes per op: copied more than once", per)
+	}
+}
