@@ -13,10 +13,10 @@ import (
 // integer by truncation (256 into a uint8 gives 0). Procwire's codec
 // refuses that: when the target type holds integers, the payload is also
 // decoded into a generic tree and every integer of the target is checked
-// against the value on the wire. An integer that does not fit, a negative
-// value for an unsigned field, or a fractional number for an integer field
-// is a decode error. Targets without integers (any, maps of any, strings,
-// bytes, floats…) cost nothing extra.
+// against the value on the wire: an integer that does not fit, or a
+// negative one for an unsigned field, is a decode error. (A float for an
+// integer field the library refuses itself.) Targets without integers
+// (any, maps of any, strings, bytes, floats…) cost nothing extra.
 
 // hasInts caches, per type, whether a value of it can hold an integer
 // decoded from the wire.
@@ -65,9 +65,9 @@ func computeHoldsInts(t reflect.Type) bool {
 func checkRanges(tree any, v reflect.Value, path string) error {
 	switch v.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		i, ok, err := wireInt(tree, path)
-		if err != nil || !ok {
-			return err
+		i, ok := wireInt(tree)
+		if !ok {
+			return nil
 		}
 		if i.neg {
 			if i.u > 1<<63 || v.OverflowInt(-int64(i.u-1)-1) {
@@ -77,9 +77,9 @@ func checkRanges(tree any, v reflect.Value, path string) error {
 			return rangeErr(path, i, v.Type())
 		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		i, ok, err := wireInt(tree, path)
-		if err != nil || !ok {
-			return err
+		i, ok := wireInt(tree)
+		if !ok {
+			return nil
 		}
 		if i.neg && i.u != 0 || v.OverflowUint(i.u) {
 			return rangeErr(path, i, v.Type())
@@ -167,9 +167,9 @@ func (w wireValue) String() string {
 	return fmt.Sprint(w.u)
 }
 
-// wireInt returns the integer in tree; ok is false if tree is not a number
-// (the library's own error, if any, stands).
-func wireInt(tree any, path string) (wireValue, bool, error) {
+// wireInt returns the integer in tree; ok is false if tree is not an
+// integer.
+func wireInt(tree any) (wireValue, bool) {
 	var i int64
 	switch x := tree.(type) {
 	case int8:
@@ -181,36 +181,22 @@ func wireInt(tree any, path string) (wireValue, bool, error) {
 	case int64:
 		i = x
 	case uint8:
-		return wireValue{u: uint64(x)}, true, nil
+		return wireValue{u: uint64(x)}, true
 	case uint16:
-		return wireValue{u: uint64(x)}, true, nil
+		return wireValue{u: uint64(x)}, true
 	case uint32:
-		return wireValue{u: uint64(x)}, true, nil
+		return wireValue{u: uint64(x)}, true
 	case uint64:
-		return wireValue{u: x}, true, nil
-	case float32:
-		return wireFloat(float64(x), path)
-	case float64:
-		return wireFloat(x, path)
+		return wireValue{u: x}, true
 	default:
-		return wireValue{}, false, nil
+		// Not an integer: the library has refused it already (it does
+		// not store a float into an integer field).
+		return wireValue{}, false
 	}
 	if i < 0 {
-		return wireValue{u: uint64(-(i + 1)) + 1, neg: true}, true, nil
+		return wireValue{u: uint64(-(i + 1)) + 1, neg: true}, true
 	}
-	return wireValue{u: uint64(i)}, true, nil
-}
-
-// wireFloat accepts an integral float (Node sends 2^53 and beyond as
-// float64) and refuses a fractional one for an integer target.
-func wireFloat(f float64, path string) (wireValue, bool, error) {
-	if f != math.Trunc(f) || math.IsInf(f, 0) || math.Abs(f) >= 1<<64 {
-		return wireValue{}, false, fmt.Errorf("msgpack: %v at %s is not an integer", f, where(path))
-	}
-	if f < 0 {
-		return wireValue{u: uint64(-f), neg: true}, true, nil
-	}
-	return wireValue{u: uint64(f)}, true, nil
+	return wireValue{u: uint64(i)}, true
 }
 
 func rangeErr(path string, i wireValue, t reflect.Type) error {
