@@ -837,7 +837,10 @@ func TestStats(t *testing.T) {
 	c.sendValue(p.methodID("panic"), 4, nil)
 	c.recv(2 * time.Second)
 	c.sendValue(p.methodID("wait"), 5, nil)
-	time.Sleep(20 * time.Millisecond)
+	// Abort it once it runs (an abort that arrives first is ignored).
+	for start := time.Now(); p.w.Stats().Methods["wait"].Requests == 0 && time.Since(start) < 5*time.Second; {
+		time.Sleep(time.Millisecond)
+	}
 	c.send(wire.MethodAbort, 5, nil)
 	c.sendValue(p.methodID("echo"), 6, "c")
 	c.recv(2 * time.Second)
