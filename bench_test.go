@@ -66,45 +66,38 @@ func benchWorker(b *testing.B, opts Options, build func(*Worker)) net.Conn {
 
 // BenchmarkDispatch measures a small msgpack echo end to end in-process:
 // frame read, decode into a struct, handler, encode, frame write, on a Unix
-// socket pair; sequential and with 64 requests in flight, with the stats
-// counters on and off.
+// socket pair; sequential and with 64 requests in flight.
 func BenchmarkDispatch(b *testing.B) {
-	for _, stats := range []bool{true, false} {
-		for _, inflight := range []int{1, 64} {
-			name := "stats=on"
-			if !stats {
-				name = "stats=off"
+	for _, inflight := range []int{1, 64} {
+		b.Run("inflight="+strconv.Itoa(inflight), func(b *testing.B) {
+			nc := benchWorker(b, Options{}, func(w *Worker) {
+				Handle(w, "echo", func(ctx context.Context, in smallObject) (smallObject, error) { return in, nil })
+			})
+			payload, _ := codec.MsgPack.Marshal(small)
+			frame := append(wire.Header{Method: 1, Length: uint32(len(payload))}.Append(nil), payload...)
+			batch := make([]byte, 0, len(frame)*inflight)
+			for i := 0; i < inflight; i++ {
+				batch = append(batch, frame...)
 			}
-			b.Run(name+"/inflight="+strconv.Itoa(inflight), func(b *testing.B) {
-				nc := benchWorker(b, Options{noStats: !stats}, func(w *Worker) {
-					Handle(w, "echo", func(ctx context.Context, in smallObject) (smallObject, error) { return in, nil })
-				})
-				payload, _ := codec.MsgPack.Marshal(small)
-				frame := append(wire.Header{Method: 1, Length: uint32(len(payload))}.Append(nil), payload...)
-				batch := make([]byte, 0, len(frame)*inflight)
-				for i := 0; i < inflight; i++ {
-					batch = append(batch, frame...)
+			r := wire.NewReader(nc, 0, 0)
+			var scratch []byte
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += inflight {
+				for j := 0; j < inflight; j++ {
+					wire.Header{Method: 1, RequestID: uint32(i + j + 1), Length: uint32(len(payload))}.Put(batch[j*len(frame):])
 				}
-				r := wire.NewReader(nc, 0, 0)
-				var scratch []byte
-				b.ReportAllocs()
-				b.ResetTimer()
-				for i := 0; i < b.N; i += inflight {
-					for j := 0; j < inflight; j++ {
-						wire.Header{Method: 1, RequestID: uint32(i + j + 1), Length: uint32(len(payload))}.Put(batch[j*len(frame):])
-					}
-					if _, err := nc.Write(batch); err != nil {
+				if _, err := nc.Write(batch); err != nil {
+					b.Fatal(err)
+				}
+				for j := 0; j < inflight; j++ {
+					var err error
+					if _, _, scratch, err = r.Next(scratch); err != nil {
 						b.Fatal(err)
 					}
-					for j := 0; j < inflight; j++ {
-						var err error
-						if _, _, scratch, err = r.Next(scratch); err != nil {
-							b.Fatal(err)
-						}
-					}
 				}
-			})
-		}
+			}
+		})
 	}
 }
 

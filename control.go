@@ -1,17 +1,18 @@
 package procwire
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/procwire/procwire-go/protocol"
 )
 
-// maxControlLine bounds one control line; longer lines are skipped whole.
+// maxControlLine bounds one control line from the parent, which sends only
+// $ping and $shutdown; longer lines are skipped as they arrive.
 const maxControlLine = 64 << 10
 
 // control serves the control plane: it reads JSON lines from stdin,
@@ -34,10 +35,6 @@ func newControl(in io.Reader, out io.Writer, log *slog.Logger) *control {
 	return &control{in: in, out: out, log: log, stopped: make(chan struct{}), done: make(chan struct{})}
 }
 
-var (
-	pongLine = []byte(`{"jsonrpc":"2.0","method":"$pong"}` + "\n")
-)
-
 func (ctl *control) stop(reason string) {
 	ctl.once.Do(func() {
 		ctl.reason = reason
@@ -48,52 +45,41 @@ func (ctl *control) stop(reason string) {
 // run reads control lines until the input ends or fails.
 func (ctl *control) run() {
 	defer close(ctl.done)
-	br := bufio.NewReaderSize(ctl.in, maxControlLine)
+	lr := protocol.NewLineReader(ctl.in, maxControlLine)
 	for {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			ctl.log.Warn("procwire: control line longer than the limit ignored", "limit", maxControlLine)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
-			}
-			if err == nil {
-				continue
-			}
-			line = nil
-		}
-		if len(line) > 0 {
+		line, err := lr.ReadLine()
+		var tooLong *protocol.LineTooLongError
+		switch {
+		case err == nil:
 			ctl.handle(line)
+			continue
+		case errors.As(err, &tooLong):
+			ctl.log.Warn("procwire: control line longer than the limit ignored", "limit", tooLong.Limit)
+			continue
+		case !errors.Is(err, io.EOF):
+			ctl.log.Debug("procwire: control input ended", "error", err)
 		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				ctl.log.Debug("procwire: control input ended", "error", err)
-			}
-			ctl.stop("eof")
-			return
-		}
+		ctl.stop("eof")
+		return
 	}
 }
 
-// handle acts on one line. Lines that are not JSON objects, and messages
-// other than $ping and $shutdown, are ignored.
+// handle acts on one line. Lines that are not JSON-RPC messages, and
+// messages other than $ping and $shutdown, are ignored.
 func (ctl *control) handle(line []byte) {
-	line = bytes.TrimSpace(line)
-	if len(line) == 0 || line[0] != '{' {
-		return
-	}
-	var msg struct {
-		Method string `json:"method"`
-	}
-	if err := json.Unmarshal(line, &msg); err != nil {
-		ctl.log.Debug("procwire: ignoring a control line that is not JSON", "error", err)
+	msg, err := protocol.ParseMessage(line)
+	if err != nil {
+		if len(bytes.TrimSpace(line)) > 0 {
+			ctl.log.Debug("procwire: ignoring a control line that is not a JSON-RPC message")
+		}
 		return
 	}
 	switch msg.Method {
-	case "$ping":
-		if err := ctl.writeLine(pongLine); err != nil {
+	case protocol.MethodPing:
+		if err := ctl.writeLine(protocol.PongLine); err != nil {
 			ctl.log.Warn("procwire: could not answer $ping", "error", err)
 		}
-	case "$shutdown":
+	case protocol.MethodShutdown:
 		ctl.stop("shutdown")
 	}
 }
@@ -108,19 +94,7 @@ func (ctl *control) writeLine(line []byte) error {
 
 // sendError writes a $error line.
 func (ctl *control) sendError(message string) error {
-	b, err := json.Marshal(struct {
-		JSONRPC string `json:"jsonrpc"`
-		Method  string `json:"method"`
-		Params  struct {
-			Message string `json:"message"`
-		} `json:"params"`
-	}{JSONRPC: "2.0", Method: "$error", Params: struct {
-		Message string `json:"message"`
-	}{message}})
-	if err != nil {
-		return err
-	}
-	return ctl.writeLine(append(b, '\n'))
+	return ctl.writeLine(protocol.ErrorLine(message))
 }
 
 // interrupt unblocks the reader goroutine and waits (briefly) for it. The

@@ -2,7 +2,8 @@ package procwire
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/procwire/procwire-go/protocol"
 )
 
 // Causes reported by context.Cause for a handler's context, and errors
@@ -28,55 +29,18 @@ var (
 	ErrResponded = errors.New("procwire: response already sent")
 )
 
-// Error is a structured error a handler can return. The parent receives it
+// Error is the structured error a handler can return, and the error a Go
+// parent's call fails with: protocol.Error, one type for both sides, so
+// errors.As with a *procwire.Error works in either. The parent receives it
 // as a map with the fields "message", "code" (when not empty) and every
 // entry of Details; the Node parent surfaces it as an Error whose message is
 // Message and whose data is the whole map.
 //
 //	return nil, &procwire.Error{Message: "not found", Code: "E_NOT_FOUND",
 //		Details: map[string]any{"id": id}}
-type Error struct {
-	Message string
-	Code    string
-	Details map[string]any
-	// Err is an optional underlying error, reachable with errors.Unwrap. It
-	// is not sent to the parent.
-	Err error
-}
+type Error = protocol.Error
 
 // Errorf returns an *Error with the given code and formatted message.
 func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-func (e *Error) Error() string {
-	if e.Code != "" {
-		return e.Code + ": " + e.Message
-	}
-	return e.Message
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// payload returns the value sent to the parent.
-func (e *Error) payload() map[string]any {
-	m := make(map[string]any, len(e.Details)+2)
-	for k, v := range e.Details {
-		m[k] = v
-	}
-	m["message"] = e.Message
-	if e.Code != "" {
-		m["code"] = e.Code
-	}
-	return m
-}
-
-// errorPayload returns what the parent receives for err: the fields of an
-// *Error found in its chain, or its message.
-func errorPayload(err error) any {
-	var pe *Error
-	if errors.As(err, &pe) {
-		return pe.payload()
-	}
-	return err.Error()
+	return protocol.Errorf(code, format, args...)
 }

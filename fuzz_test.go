@@ -2,6 +2,7 @@ package procwire
 
 import (
 	"bytes"
+	"github.com/procwire/procwire-go/protocol"
 	"io"
 	"log/slog"
 	"net"
@@ -31,7 +32,7 @@ func FuzzControlLines(f *testing.F) {
 			t.Fatal("control reader returned without stopping")
 		}
 		for _, line := range strings.SplitAfter(out.String(), "\n") {
-			if line != "" && line != string(pongLine) {
+			if line != "" && line != string(protocol.PongLine) {
 				t.Fatalf("wrote %q", line)
 			}
 		}

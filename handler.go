@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
 
@@ -99,12 +100,12 @@ func (rw *ResponseWriter) Error(err error) error {
 	if err == nil {
 		err = fmt.Errorf("procwire: nil error")
 	}
-	p, merr := codec.MsgPack.Marshal(errorPayload(err))
+	p, merr := codec.MsgPack.Marshal(protocol.ErrorPayload(err))
 	if merr != nil {
 		p, _ = codec.MsgPack.Marshal(err.Error())
 	}
 	flags := wire.FlagsError
-	if rw.m().response == ResponseStream {
+	if rw.m().Response == ResponseStream {
 		flags = wire.FlagsStreamError
 	}
 	return rw.send(flags, true, p)
@@ -117,11 +118,11 @@ func (rw *ResponseWriter) encodeAndSend(flags wire.Flags, v any, final bool) err
 	if err := rw.check(flags); err != nil {
 		return err
 	}
-	c := rw.m().resCodec
+	c := rw.m().ResponseCodec
 	if cm, ok := c.(codec.ChunkMarshaler); ok {
 		parts, err := cm.MarshalChunks(v)
 		if err != nil {
-			return fmt.Errorf("procwire: encode %s response for %q: %w", c.Name(), rw.m().name, err)
+			return fmt.Errorf("procwire: encode %s response for %q: %w", c.Name(), rw.m().Name, err)
 		}
 		return rw.send(flags, final, parts...)
 	}
@@ -130,7 +131,7 @@ func (rw *ResponseWriter) encodeAndSend(flags wire.Flags, v any, final bool) err
 		p, err := am.AppendMarshal((*bp)[:0], v)
 		if err != nil {
 			bufPool.Put(bp)
-			return fmt.Errorf("procwire: encode %s response for %q: %w", c.Name(), rw.m().name, err)
+			return fmt.Errorf("procwire: encode %s response for %q: %w", c.Name(), rw.m().Name, err)
 		}
 		if len(p) == 0 && c.Name() == "msgpack" {
 			p = msgpackNil
@@ -146,7 +147,7 @@ func (rw *ResponseWriter) encodeAndSend(flags wire.Flags, v any, final bool) err
 	}
 	p, err := c.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("procwire: encode %s response for %q: %w", c.Name(), rw.m().name, err)
+		return fmt.Errorf("procwire: encode %s response for %q: %w", c.Name(), rw.m().Name, err)
 	}
 	if len(p) == 0 && c.Name() == "msgpack" {
 		p = msgpackNil
@@ -169,7 +170,7 @@ func (rw *ResponseWriter) check(flags wire.Flags) error {
 	if rw.done {
 		return ErrResponded
 	}
-	rt := rw.m().response
+	rt := rw.m().Response
 	var ok bool
 	switch flags {
 	case wire.FlagsError, wire.FlagsStreamError:
@@ -182,7 +183,7 @@ func (rw *ResponseWriter) check(flags wire.Flags) error {
 		ok = rt == ResponseStream
 	}
 	if !ok {
-		return fmt.Errorf("procwire: method %q (response %q) cannot send a %s frame", rw.m().name, rt, flags)
+		return fmt.Errorf("procwire: method %q (response %q) cannot send a %s frame", rw.m().Name, rt, flags)
 	}
 	return nil
 }
@@ -202,7 +203,7 @@ func (rw *ResponseWriter) send(flags wire.Flags, final bool, parts ...[]byte) er
 	if final {
 		rw.done = true
 	}
-	h := wire.Header{Method: rw.call.m.id, Flags: flags, RequestID: rw.call.id}
+	h := wire.Header{Method: rw.call.m.ID, Flags: flags, RequestID: rw.call.id}
 	return rw.c.out.write(h, rw.call, parts...)
 }
 
@@ -286,7 +287,7 @@ func (s *Stream[T]) SendRaw(parts ...[]byte) error { return s.rw.WriteChunk(part
 // Event is an event the worker emits to the parent.
 type Event[T any] struct {
 	w *Worker
-	e *eventDef
+	e *protocol.EventDesc
 }
 
 // NewEvent registers an event named name, with ids assigned 1, 2, … in
@@ -296,7 +297,7 @@ func NewEvent[T any](w *Worker, name string, opts ...EventOptions) *Event[T] {
 }
 
 // Name returns the event's name.
-func (ev *Event[T]) Name() string { return ev.e.name }
+func (ev *Event[T]) Name() string { return ev.e.Name }
 
 // Emit sends v to the parent. It returns ErrNotConnected before a parent
 // connected, and blocks while the parent is not reading (see
@@ -307,12 +308,12 @@ func (ev *Event[T]) Emit(v T) error {
 	if c == nil {
 		return ErrNotConnected
 	}
-	p, err := ev.e.codec.Marshal(v)
+	p, err := ev.e.Codec.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("procwire: encode event %q: %w", ev.e.name, err)
+		return fmt.Errorf("procwire: encode event %q: %w", ev.e.Name, err)
 	}
-	if len(p) == 0 && ev.e.codec.Name() == "msgpack" {
+	if len(p) == 0 && ev.e.Codec.Name() == "msgpack" {
 		p = msgpackNil
 	}
-	return c.out.write(wire.Header{Method: ev.e.id, Flags: wire.FlagsEvent}, nil, p)
+	return c.out.write(wire.Header{Method: ev.e.ID, Flags: wire.FlagsEvent}, nil, p)
 }

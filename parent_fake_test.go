@@ -3,8 +3,8 @@ package procwire
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
+	"github.com/procwire/procwire-go/protocol"
 	"io"
 	"log/slog"
 	"net"
@@ -27,16 +27,10 @@ type fakeParent struct {
 	stdout  *bufio.Reader
 	outPipe *io.PipeReader
 	runErr  chan error
-	init    initParams
+	init    protocol.Init
 	logs    *logBuffer
 	cancel  context.CancelFunc
 	once    sync.Once
-}
-
-type initParams struct {
-	Pipe    string `json:"pipe"`
-	Schema  Schema `json:"schema"`
-	Version string `json:"version"`
 }
 
 // logBuffer collects the worker's log lines.
@@ -85,14 +79,13 @@ func startWorker(t *testing.T, opts Options, build func(w *Worker)) *fakeParent 
 		}
 	})
 	line := p.readLine(5 * time.Second)
-	var msg struct {
-		Method string     `json:"method"`
-		Params initParams `json:"params"`
-	}
-	if err := json.Unmarshal([]byte(line), &msg); err != nil || msg.Method != "$init" {
+	msg, err := protocol.ParseMessage([]byte(line))
+	if err != nil || msg.Method != protocol.MethodInit {
 		t.Fatalf("first stdout line is not $init: %q (%v)", line, err)
 	}
-	p.init = msg.Params
+	if p.init, err = protocol.ParseInit(msg.Params); err != nil {
+		t.Fatalf("$init: %v", err)
+	}
 	return p
 }
 

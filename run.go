@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
 
@@ -84,11 +85,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	acc.start()
 	defer acc.close()
 
-	msg, err := w.initMessage(pipe)
+	line, err := protocol.InitLine(protocol.Init{Pipe: pipe, Schema: w.Schema()})
 	if err != nil {
 		return fail(err)
 	}
-	if err := ctl.writeLine(append(msg, '\n')); err != nil {
+	if err := ctl.writeLine(line); err != nil {
 		return fmt.Errorf("procwire: write $init: %w", err)
 	}
 	w.log.Debug("procwire: worker ready", "pipe", pipe, "auth", token != "")

@@ -151,7 +151,7 @@ func (w *Worker) Stats() Stats {
 	w.mu.Unlock()
 	s.Methods = make(map[string]MethodStats, len(methods))
 	for _, m := range methods {
-		s.Methods[m.name] = m.stats.snapshot()
+		s.Methods[m.Name] = m.stats.snapshot()
 	}
 	return s
 }

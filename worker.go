@@ -1,8 +1,6 @@
 package procwire
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
 
@@ -23,21 +22,16 @@ const (
 	DefaultAuthTimeout           = 10 * time.Second
 )
 
-// ResponseType is how a method answers, as announced in the schema.
-type ResponseType string
+// ResponseType is how a method answers, as announced in the schema
+// (protocol.ResponseType: one type for the worker and the parent).
+type ResponseType = protocol.ResponseType
 
-// The response types of the protocol.
+// The response types of the protocol (see protocol.ResponseResult …).
 const (
-	// ResponseResult methods answer each request with one value or an error.
-	ResponseResult ResponseType = "result"
-	// ResponseAck methods acknowledge a request, with or without data.
-	ResponseAck ResponseType = "ack"
-	// ResponseStream methods answer with any number of chunks, then an end
-	// or an error.
-	ResponseStream ResponseType = "stream"
-	// ResponseNone methods never answer; the parent sends their requests
-	// with request id 0 and does not wait.
-	ResponseNone ResponseType = "none"
+	ResponseResult = protocol.ResponseResult
+	ResponseAck    = protocol.ResponseAck
+	ResponseStream = protocol.ResponseStream
+	ResponseNone   = protocol.ResponseNone
 )
 
 // Options configure a Worker. The zero value is ready to use.
@@ -86,8 +80,6 @@ type Options struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 
-	// noStats turns the counters off (benchmarks compare).
-	noStats bool
 	// errorLinger is how long Run waits after writing $error, so the
 	// parent reads it before the process exits. Tests shorten it.
 	errorLinger time.Duration
@@ -124,24 +116,20 @@ type Worker struct {
 	mu       sync.Mutex
 	methods  []*method // index = id-1
 	byName   map[string]*method
-	events   []*eventDef
-	evByName map[string]*eventDef
+	events   []*protocol.EventDesc
+	evByName map[string]*protocol.EventDesc
 	started  atomic.Bool
 
 	conn  atomic.Pointer[serverConn] // the adopted connection, if any
 	stats counters
 }
 
+// method is a registered method: its description and its handler.
 type method struct {
-	name     string
-	id       uint16
-	response ResponseType
-	reqCodec codec.Codec
-	resCodec codec.Codec
-	timeout  time.Duration
-	serve    HandlerFunc
-	stats    *methodCounters
-	cost     atomic.Int64 // moving average of handler durations, ns
+	protocol.MethodDesc
+	serve HandlerFunc
+	stats *methodCounters
+	cost  atomic.Int64 // moving average of handler durations, ns
 }
 
 // cheapHandler is the average handler duration under which requests that
@@ -157,12 +145,6 @@ func (m *method) cheap() bool { return m.cost.Load() < int64(cheapHandler) }
 func (m *method) observeCost(d time.Duration) {
 	old := m.cost.Load()
 	m.cost.Store(old + (int64(d)-old)/8)
-}
-
-type eventDef struct {
-	name  string
-	id    uint16
-	codec codec.Codec
 }
 
 // NewWorker returns a Worker with the given options.
@@ -192,13 +174,9 @@ func NewWorker(opts Options) *Worker {
 		opts:     opts,
 		log:      opts.Logger,
 		byName:   make(map[string]*method),
-		evByName: make(map[string]*eventDef),
+		evByName: make(map[string]*protocol.EventDesc),
 	}
 }
-
-// maxIDs is the number of ids available to methods or events: 0, 0xFFFE and
-// 0xFFFF are reserved.
-const maxIDs = 0xFFFD
 
 func (w *Worker) register(name string, rt ResponseType, h HandlerFunc, opts []MethodOptions) {
 	if h == nil {
@@ -210,26 +188,28 @@ func (w *Worker) register(name string, rt ResponseType, h HandlerFunc, opts []Me
 	_, dup := w.byName[name]
 	w.checkRegistration("method", name, dup, len(w.methods))
 	m := &method{
-		name:     name,
-		id:       uint16(len(w.methods) + 1),
-		response: rt,
-		reqCodec: firstCodec(o.RequestCodec, o.Codec, w.opts.Codec),
-		resCodec: firstCodec(o.ResponseCodec, o.Codec, w.opts.Codec),
-		timeout:  o.Timeout,
-		serve:    h,
-		stats:    new(methodCounters),
+		MethodDesc: protocol.MethodDesc{
+			Name:          name,
+			ID:            uint16(len(w.methods) + 1),
+			Response:      rt,
+			RequestCodec:  firstCodec(o.RequestCodec, o.Codec, w.opts.Codec),
+			ResponseCodec: firstCodec(o.ResponseCodec, o.Codec, w.opts.Codec),
+			Timeout:       o.Timeout,
+		},
+		serve: h,
+		stats: new(methodCounters),
 	}
 	w.methods = append(w.methods, m)
 	w.byName[name] = m
 }
 
-func (w *Worker) registerEvent(name string, opts []EventOptions) *eventDef {
+func (w *Worker) registerEvent(name string, opts []EventOptions) *protocol.EventDesc {
 	o := optional("event", name, opts)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	_, dup := w.evByName[name]
 	w.checkRegistration("event", name, dup, len(w.events))
-	e := &eventDef{name: name, id: uint16(len(w.events) + 1), codec: firstCodec(o.Codec, w.opts.Codec)}
+	e := &protocol.EventDesc{Name: name, ID: uint16(len(w.events) + 1), Codec: firstCodec(o.Codec, w.opts.Codec)}
 	w.events = append(w.events, e)
 	w.evByName[name] = e
 	return e
@@ -258,7 +238,7 @@ func (w *Worker) checkRegistration(kind, name string, dup bool, count int) {
 		panic("procwire: empty " + kind + " name")
 	case dup:
 		panic("procwire: " + kind + " " + name + " registered twice")
-	case count >= maxIDs:
+	case count >= int(wire.MaxID):
 		panic("procwire: too many " + kind + "s")
 	}
 }
@@ -279,60 +259,11 @@ func (w *Worker) method(id uint16) *method {
 	return w.methods[id-1]
 }
 
-// Schema is the method and event table a worker announces in $init.
-type Schema struct {
-	Methods map[string]SchemaMethod `json:"methods"`
-	Events  map[string]SchemaEvent  `json:"events"`
-}
-
-// SchemaMethod describes one method in a Schema.
-type SchemaMethod struct {
-	ID       uint16       `json:"id"`
-	Response ResponseType `json:"response"`
-	// Timeout is the request timeout in milliseconds, if any.
-	Timeout int64 `json:"timeout,omitempty"`
-}
-
-// SchemaEvent describes one event in a Schema.
-type SchemaEvent struct {
-	ID uint16 `json:"id"`
-}
-
-// Schema returns the schema the worker announces: methods numbered 1, 2, …
-// in registration order, events numbered the same way in their own id
-// space.
-func (w *Worker) Schema() Schema {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	s := Schema{
-		Methods: make(map[string]SchemaMethod, len(w.methods)),
-		Events:  make(map[string]SchemaEvent, len(w.events)),
-	}
-	for _, m := range w.methods {
-		sm := SchemaMethod{ID: m.id, Response: m.response}
-		if m.timeout > 0 {
-			sm.Timeout = max(1, m.timeout.Milliseconds())
-		}
-		s.Methods[m.name] = sm
-	}
-	for _, e := range w.events {
-		s.Events[e.name] = SchemaEvent{ID: e.id}
-	}
-	return s
-}
-
-// initMessage builds the $init control line.
-func (w *Worker) initMessage(pipe string) ([]byte, error) {
-	type params struct {
-		Pipe    string `json:"pipe"`
-		Schema  Schema `json:"schema"`
-		Version string `json:"version"`
-	}
-	return json.Marshal(struct {
-		JSONRPC string `json:"jsonrpc"`
-		Method  string `json:"method"`
-		Params  params `json:"params"`
-	}{"2.0", "$init", params{pipe, w.Schema(), "1.0.0"}})
+// Schema returns the schema the worker announces in $init: methods
+// numbered 1, 2, … in registration order, events numbered the same way in
+// their own id space.
+func (w *Worker) Schema() protocol.Schema {
+	return protocol.NewSchema(w.Methods(), w.Events())
 }
 
 func (w *Worker) maxPayload() (uint32, error) {
@@ -346,46 +277,24 @@ func (w *Worker) maxPayload() (uint32, error) {
 	}
 }
 
-// ensure context is used (Run lives in run.go).
-var _ = context.Background
-
-// MethodInfo describes a registered method, for tools and test harnesses
-// that talk to a worker without a schema of their own (package
-// procwiretest).
-type MethodInfo struct {
-	Name          string
-	ID            uint16
-	Response      ResponseType
-	RequestCodec  codec.Codec
-	ResponseCodec codec.Codec
-	Timeout       time.Duration
-}
-
-// EventInfo describes a registered event.
-type EventInfo struct {
-	Name  string
-	ID    uint16
-	Codec codec.Codec
-}
-
 // Methods returns the registered methods in id order.
-func (w *Worker) Methods() []MethodInfo {
+func (w *Worker) Methods() []protocol.MethodDesc {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make([]MethodInfo, len(w.methods))
+	out := make([]protocol.MethodDesc, len(w.methods))
 	for i, m := range w.methods {
-		out[i] = MethodInfo{Name: m.name, ID: m.id, Response: m.response, RequestCodec: m.reqCodec, ResponseCodec: m.resCodec, Timeout: m.timeout}
+		out[i] = m.MethodDesc
 	}
 	return out
 }
 
 // Events returns the registered events in id order.
-func (w *Worker) Events() []EventInfo {
+func (w *Worker) Events() []protocol.EventDesc {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make([]EventInfo, len(w.events))
+	out := make([]protocol.EventDesc, len(w.events))
 	for i, e := range w.events {
-		out[i] = EventInfo{Name: e.name, ID: e.id, Codec: e.codec}
+		out[i] = *e
 	}
 	return out
 }

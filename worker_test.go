@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/procwire/procwire-go/protocol"
 	"io"
 	"log/slog"
 	"os"
@@ -73,14 +74,14 @@ func TestInitAnnouncesSchema(t *testing.T) {
 		NewEvent[int](w, "e1")
 		NewEvent[int](w, "e2")
 	})
-	want := Schema{
-		Methods: map[string]SchemaMethod{
+	want := protocol.Schema{
+		Methods: map[string]protocol.MethodSchema{
 			"a": {ID: 1, Response: ResponseResult},
 			"b": {ID: 2, Response: ResponseStream},
 			"c": {ID: 3, Response: ResponseAck, Timeout: 1500},
 			"d": {ID: 4, Response: ResponseNone},
 		},
-		Events: map[string]SchemaEvent{"e1": {ID: 1}, "e2": {ID: 2}},
+		Events: map[string]protocol.EventSchema{"e1": {ID: 1}, "e2": {ID: 2}},
 	}
 	got, _ := json.Marshal(p.init.Schema)
 	exp, _ := json.Marshal(want)
@@ -111,7 +112,7 @@ func TestInitAnnouncesSchema(t *testing.T) {
 func TestInitEventsIsAnObjectWithoutEvents(t *testing.T) {
 	leakCheck(t)
 	w := NewWorker(Options{})
-	msg, err := w.initMessage("/x")
+	msg, err := protocol.InitLine(protocol.Init{Pipe: "/x", Schema: w.Schema()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/parent"
+	"github.com/procwire/procwire-go/protocol"
 )
 
 // BenchmarkSpawnToReady measures Start (spawn, $init, connect) of the Go
@@ -84,7 +85,7 @@ func sdkPump() {
 func BenchmarkStream1MiB(b *testing.B) {
 	self, _ := os.Executable()
 	m, err := parent.Start(context.Background(), "w", parent.Command{Path: self, Env: append(os.Environ(), "PROCWIRE_FAKE=sdk-pump")}, parent.Options{
-		Methods: map[string]parent.MethodSpec{"pump": {Response: parent.Stream, Codec: codec.Raw}},
+		Methods: map[string]parent.MethodSpec{"pump": {Response: protocol.ResponseStream, Codec: codec.Raw}},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -232,7 +233,7 @@ func BenchmarkRoundTripRaw(b *testing.B) {
 // raw echo peer (no worker SDK, no codec work).
 func BenchmarkConnRawPeer(b *testing.B) {
 	nc := rawConn(b, "raw-echo")
-	c := parent.NewConn(nc, 0, []parent.Method{{Name: "echo", ID: 1, Response: parent.Result, RequestCodec: codec.Raw, ResponseCodec: codec.Raw}}, nil)
+	c := parent.NewConn(nc, 0, []protocol.MethodDesc{{Name: "echo", ID: 1, Response: protocol.ResponseResult, RequestCodec: codec.Raw, ResponseCodec: codec.Raw}}, nil)
 	defer c.Close()
 	in := make([]byte, 100)
 	var out []byte
@@ -260,8 +261,8 @@ func BenchmarkWorkerRawClient(b *testing.B) {
 	}()
 	var init struct {
 		Params struct {
-			Pipe   string        `json:"pipe"`
-			Schema parent.Schema `json:"schema"`
+			Pipe   string          `json:"pipe"`
+			Schema protocol.Schema `json:"schema"`
 		} `json:"params"`
 	}
 	line, _ := bufio.NewReader(stdout).ReadBytes('\n')

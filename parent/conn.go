@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
 
@@ -19,56 +20,13 @@ import (
 // lost, or the worker exited).
 var ErrClosed = errors.New("procwire/parent: connection closed")
 
-// RemoteError is an error response from the worker: its message, and for
-// a structured error (a map with message and code, as procwire.Error sends)
-// its code and the whole decoded value. Use errors.As to get it.
-type RemoteError struct {
-	Message string
-	Code    string
-	Data    any // the decoded error payload: a string or a map
-}
-
-func (e *RemoteError) Error() string { return e.Message }
-
-// Method describes a worker method as the connection needs it: its id,
-// response type and codecs.
-type Method struct {
-	Name          string
-	ID            uint16
-	Response      ResponseType
-	RequestCodec  codec.Codec
-	ResponseCodec codec.Codec
-	// Cancellable methods get an abort frame when a call's context ends
-	// first; for others the call just returns (the worker is not told).
-	Cancellable bool
-}
-
-// EventDesc describes a worker event: its id and codec.
-type EventDesc struct {
-	Name  string
-	ID    uint16
-	Codec codec.Codec
-}
-
-// ResponseType is how a method answers: "result", "ack", "stream" or
-// "none".
-type ResponseType = string
-
-// The response types.
-const (
-	Result ResponseType = "result"
-	Ack    ResponseType = "ack"
-	Stream ResponseType = "stream"
-	None   ResponseType = "none"
-)
-
 // Conn is the parent's side of one data-plane connection: it sends
 // requests and routes the worker's responses, stream chunks and events.
 // It is safe for concurrent use.
 type Conn struct {
 	nc      net.Conn
-	methods map[string]Method
-	events  map[uint16]EventDesc
+	methods map[string]protocol.MethodDesc
+	events  map[uint16]protocol.EventDesc
 
 	wmu sync.Mutex
 	wr  *wire.Writer
@@ -84,7 +42,7 @@ type Conn struct {
 }
 
 type pending struct {
-	response ResponseType
+	response protocol.ResponseType
 	ch       chan frame
 	// Streams only.
 	gone   chan struct{} // closed when the consumer no longer reads
@@ -159,11 +117,11 @@ func recycle(b *[]byte) {
 // NewConn starts serving the parent's end of an established connection to
 // a worker with the given methods and events. Requests get ids 1, 2, …,
 // wrapping within uint32 and skipping 0.
-func NewConn(nc net.Conn, maxPayload uint32, methods []Method, events []EventDesc) *Conn {
+func NewConn(nc net.Conn, maxPayload uint32, methods []protocol.MethodDesc, events []protocol.EventDesc) *Conn {
 	c := &Conn{
 		nc:       nc,
-		methods:  make(map[string]Method, len(methods)),
-		events:   make(map[uint16]EventDesc, len(events)),
+		methods:  make(map[string]protocol.MethodDesc, len(methods)),
+		events:   make(map[uint16]protocol.EventDesc, len(events)),
 		wr:       wire.NewWriter(nc),
 		pending:  make(map[uint32]*pending),
 		subs:     make(map[string][]chan Event),
@@ -233,14 +191,14 @@ func (p *Conn) read(maxPayload uint32) {
 func (p *Conn) route(id uint32, f frame) {
 	p.mu.Lock()
 	pd := p.pending[id]
-	if pd == nil || pd.response == Result && f.flags.Has(wire.FlagAck) {
+	if pd == nil || pd.response == protocol.ResponseResult && f.flags.Has(wire.FlagAck) {
 		// Late, aborted, or an ack to a result method: dropped as the
 		// Node parent does.
 		p.mu.Unlock()
 		recycle(f.buf)
 		return
 	}
-	if pd.response != Stream {
+	if pd.response != protocol.ResponseStream {
 		// The one response of a call: the call owns pd from here on.
 		delete(p.pending, id)
 		p.mu.Unlock()
@@ -289,7 +247,7 @@ func (p *Conn) failAll() {
 }
 
 // start registers a call and sends its request.
-func (p *Conn) start(method string, in any, want ...ResponseType) (Method, uint32, *pending, error) {
+func (p *Conn) start(method string, in any, want ...protocol.ResponseType) (protocol.MethodDesc, uint32, *pending, error) {
 	m, ok := p.methods[method]
 	if !ok {
 		return m, 0, nil, fmt.Errorf("procwire/parent: unknown method %q", method)
@@ -306,8 +264,8 @@ func (p *Conn) start(method string, in any, want ...ResponseType) (Method, uint3
 		return m, 0, nil, err
 	}
 	var pd *pending
-	if m.Response == Stream {
-		pd = &pending{response: Stream, ch: make(chan frame, streamBuffer), gone: make(chan struct{}), space: make(chan struct{}, 1)}
+	if m.Response == protocol.ResponseStream {
+		pd = &pending{response: protocol.ResponseStream, ch: make(chan frame, streamBuffer), gone: make(chan struct{}), space: make(chan struct{}, 1)}
 	} else {
 		pd = pendingPool.Get().(*pending)
 		pd.response = m.Response
@@ -361,7 +319,7 @@ func (p *Conn) forget(id uint32) {
 
 // abort forgets the call and, for a cancellable method, tells the worker to
 // cancel it.
-func (p *Conn) abort(m Method, id uint32) {
+func (p *Conn) abort(m protocol.MethodDesc, id uint32) {
 	p.forget(id)
 	if m.Cancellable {
 		p.send(wire.Header{Method: wire.MethodAbort, RequestID: id}, nil)
@@ -369,7 +327,7 @@ func (p *Conn) abort(m Method, id uint32) {
 }
 
 // Call sends a request to a result or ack method and decodes the response
-// into out (which may be nil). A worker error is a *RemoteError. When ctx
+// into out (which may be nil). A worker error is a *protocol.Error. When ctx
 // ends first, the request is aborted and ctx's error returned.
 func (p *Conn) Call(ctx context.Context, method string, in, out any) error {
 	return p.call(ctx, method, in, out, 0)
@@ -378,7 +336,7 @@ func (p *Conn) Call(ctx context.Context, method string, in, out any) error {
 // call is Call with a timeout (none if d <= 0), which fails the call with
 // an error wrapping ErrTimeout; the worker is not told, as with Node.
 func (p *Conn) call(ctx context.Context, method string, in, out any, d time.Duration) error {
-	m, id, pd, err := p.start(method, in, Result, Ack)
+	m, id, pd, err := p.start(method, in, protocol.ResponseResult, protocol.ResponseAck)
 	if err != nil {
 		return err
 	}
@@ -435,22 +393,13 @@ func decodeResponse(c codec.Codec, f frame, out any) error {
 	return nil
 }
 
+// remoteError returns the *protocol.Error a worker's error payload holds.
 func remoteError(payload []byte) error {
 	var v any
 	if err := codec.MsgPack.Unmarshal(payload, &v); err != nil {
 		return fmt.Errorf("procwire/parent: decode error payload: %w", err)
 	}
-	e := &RemoteError{Data: v}
-	switch x := v.(type) {
-	case string:
-		e.Message = x
-	case map[string]any:
-		e.Message, _ = x["message"].(string)
-		e.Code, _ = x["code"].(string)
-	default:
-		e.Message = fmt.Sprint(v)
-	}
-	return e
+	return protocol.ErrorFromPayload(v)
 }
 
 // Chunk is one chunk of a stream response.
@@ -477,13 +426,13 @@ func (c *Chunk) Keep() []byte {
 }
 
 // Stream sends a request to a stream method and yields its chunks, then a
-// final error if the stream failed (a *RemoteError) or ctx ended. Stopping
+// final error if the stream failed (a *protocol.Error) or ctx ended. Stopping
 // the iteration early aborts the request. If the loop body is slower than
 // the worker, the connection stops reading the socket once the chunks
 // waiting for it exceed 16 MiB, and resumes below 4 MiB (backpressure).
 func (p *Conn) Stream(ctx context.Context, method string, in any) iter.Seq2[*Chunk, error] {
 	return func(yield func(*Chunk, error) bool) {
-		m, id, pd, err := p.start(method, in, Stream)
+		m, id, pd, err := p.start(method, in, protocol.ResponseStream)
 		if err != nil {
 			yield(nil, err)
 			return

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
 
@@ -18,7 +19,7 @@ import (
 func TestStreamBackpressure(t *testing.T) {
 	const chunks, size = 64, 1 << 20
 	pc, wc := net.Pipe() // synchronous: a write completes only when read
-	conn := NewConn(pc, 0, []Method{{Name: "s", ID: 1, Response: Stream, RequestCodec: codec.Raw, ResponseCodec: codec.Raw}}, nil)
+	conn := NewConn(pc, 0, []protocol.MethodDesc{{Name: "s", ID: 1, Response: protocol.ResponseStream, RequestCodec: codec.Raw, ResponseCodec: codec.Raw}}, nil)
 	defer conn.Close()
 
 	var written atomic.Int64
@@ -68,7 +69,7 @@ func TestStreamBackpressure(t *testing.T) {
 // TestChunkKeep checks that a kept payload is not reused for later chunks.
 func TestChunkKeep(t *testing.T) {
 	pc, wc := net.Pipe()
-	conn := NewConn(pc, 0, []Method{{Name: "s", ID: 1, Response: Stream, RequestCodec: codec.Raw, ResponseCodec: codec.Raw}}, nil)
+	conn := NewConn(pc, 0, []protocol.MethodDesc{{Name: "s", ID: 1, Response: protocol.ResponseStream, RequestCodec: codec.Raw, ResponseCodec: codec.Raw}}, nil)
 	defer conn.Close()
 	go func() {
 		r := wire.NewReader(wc, 0, 0)
@@ -117,11 +118,11 @@ func FuzzConnFrames(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pc, wc := net.Pipe()
-		methods := []Method{
-			{Name: "call", ID: 1, Response: Result, RequestCodec: codec.MsgPack, ResponseCodec: codec.MsgPack},
-			{Name: "stream", ID: 2, Response: Stream, RequestCodec: codec.MsgPack, ResponseCodec: codec.MsgPack},
+		methods := []protocol.MethodDesc{
+			{Name: "call", ID: 1, Response: protocol.ResponseResult, RequestCodec: codec.MsgPack, ResponseCodec: codec.MsgPack},
+			{Name: "stream", ID: 2, Response: protocol.ResponseStream, RequestCodec: codec.MsgPack, ResponseCodec: codec.MsgPack},
 		}
-		conn := NewConn(pc, 1<<16, methods, []EventDesc{{Name: "ev", ID: 1, Codec: codec.MsgPack}})
+		conn := NewConn(pc, 1<<16, methods, []protocol.EventDesc{{Name: "ev", ID: 1, Codec: codec.MsgPack}})
 		defer conn.Close()
 		events := conn.Events("ev")
 		go func() {
@@ -172,7 +173,7 @@ func FuzzConnFrames(f *testing.F) {
 // and never use 0 (the id of events and of none requests).
 func TestRequestIDsWrapAndSkipZero(t *testing.T) {
 	pc, wc := net.Pipe()
-	conn := NewConn(pc, 0, []Method{{Name: "e", ID: 1, Response: Result, RequestCodec: codec.Raw, ResponseCodec: codec.Raw}}, nil)
+	conn := NewConn(pc, 0, []protocol.MethodDesc{{Name: "e", ID: 1, Response: protocol.ResponseResult, RequestCodec: codec.Raw, ResponseCodec: codec.Raw}}, nil)
 	defer conn.Close()
 	conn.nextID = 1<<32 - 3
 	ids := make(chan uint32, 8)

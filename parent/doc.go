@@ -7,7 +7,7 @@
 // cancellation, heartbeat, restart on crash and graceful shutdown.
 //
 //	m, err := parent.Start(ctx, "worker", parent.Command{Path: "./worker"}, parent.Options{
-//		Methods: map[string]parent.MethodSpec{"echo": {}, "count": {Response: parent.Stream}},
+//		Methods: map[string]parent.MethodSpec{"echo": {}, "count": {Response: protocol.ResponseStream}},
 //	})
 //	var out string
 //	err = m.Call(ctx, "echo", "hi", &out)

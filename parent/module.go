@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/protocol"
 )
 
 // Command is the worker process to spawn.
@@ -34,7 +35,7 @@ type Command struct {
 type MethodSpec struct {
 	// Response is the response type the worker must declare; empty
 	// accepts whatever the worker's schema says.
-	Response ResponseType
+	Response protocol.ResponseType
 	// Codec is used both ways unless RequestCodec/ResponseCodec are set
 	// (codec.MsgPack if nil).
 	Codec, RequestCodec, ResponseCodec codec.Codec
@@ -142,25 +143,13 @@ type instance struct {
 	proc      *exec.Cmd
 	stdin     io.WriteCloser
 	conn      *Conn
-	schema    Schema
+	schema    protocol.Schema
 	exited    chan struct{}
 	exitErr   error
 	pong      chan struct{}
 	stop      chan struct{}
 	stdinMu   sync.Mutex
 	abandoned bool
-}
-
-// Schema is the worker's $init schema.
-type Schema struct {
-	Methods map[string]struct {
-		ID       uint16       `json:"id"`
-		Response ResponseType `json:"response"`
-		Timeout  int64        `json:"timeout,omitempty"`
-	} `json:"methods"`
-	Events map[string]struct {
-		ID uint16 `json:"id"`
-	} `json:"events"`
 }
 
 // Start spawns the worker and returns once it is ready, or the error of
@@ -223,11 +212,11 @@ func (m *Module) PID() int {
 }
 
 // Schema returns the schema of the running worker.
-func (m *Module) Schema() Schema {
+func (m *Module) Schema() protocol.Schema {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.cur == nil {
-		return Schema{}
+		return protocol.Schema{}
 	}
 	return m.cur.schema
 }
@@ -321,14 +310,11 @@ func (m *Module) spawnOnce(ctx context.Context) error {
 
 	initTimer := time.NewTimer(m.opts.InitTimeout)
 	defer initTimer.Stop()
-	var params struct {
-		Pipe   *string          `json:"pipe"`
-		Schema *json.RawMessage `json:"schema"`
-	}
+	var init protocol.Init
 	select {
 	case raw := <-initCh:
-		if json.Unmarshal(raw, &params) != nil || params.Pipe == nil || params.Schema == nil {
-			return fail(fmt.Errorf("procwire/parent: module %q sent an invalid $init (missing or malformed pipe or schema)", m.name))
+		if init, err = protocol.ParseInit(raw); err != nil {
+			return fail(fmt.Errorf("procwire/parent: module %q sent an %w", m.name, err))
 		}
 	case msg := <-errCh:
 		return fail(fmt.Errorf("procwire/parent: module %q error: %s", m.name, msg))
@@ -339,16 +325,13 @@ func (m *Module) spawnOnce(ctx context.Context) error {
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
-	var schema Schema
-	if err := json.Unmarshal(*params.Schema, &schema); err != nil || schema.Methods == nil || schema.Events == nil {
-		return fail(fmt.Errorf("procwire/parent: module %q sent an invalid $init (schema methods and events must be objects)", m.name))
-	}
+	schema := init.Schema
 	if err := m.validate(schema); err != nil {
 		return fail(err)
 	}
 	in.schema = schema
 
-	nc, err := dial(*params.Pipe, m.opts.ConnectTimeout)
+	nc, err := dial(init.Pipe, m.opts.ConnectTimeout)
 	if err != nil {
 		return fail(fmt.Errorf("procwire/parent: data channel connect failed: %w", err))
 	}
@@ -405,7 +388,7 @@ func workerEnv(base []string, name, token string) []string {
 
 // validate checks the worker's schema against the declared methods and
 // events, with the Node parent's rules and messages.
-func (m *Module) validate(s Schema) error {
+func (m *Module) validate(s protocol.Schema) error {
 	for name, spec := range m.opts.Methods {
 		got, ok := s.Methods[name]
 		if !ok {
@@ -434,20 +417,20 @@ func first(cs ...codec.Codec) codec.Codec {
 }
 
 // describe merges the schema with the declared specs.
-func (m *Module) describe(s Schema) ([]Method, []EventDesc) {
-	var methods []Method
+func (m *Module) describe(s protocol.Schema) ([]protocol.MethodDesc, []protocol.EventDesc) {
+	var methods []protocol.MethodDesc
 	for name, sm := range s.Methods {
 		spec := m.opts.Methods[name]
-		methods = append(methods, Method{
+		methods = append(methods, protocol.MethodDesc{
 			Name: name, ID: sm.ID, Response: sm.Response,
 			RequestCodec:  first(spec.RequestCodec, spec.Codec),
 			ResponseCodec: first(spec.ResponseCodec, spec.Codec),
 			Cancellable:   spec.Cancellable,
 		})
 	}
-	var events []EventDesc
+	var events []protocol.EventDesc
 	for name, se := range s.Events {
-		events = append(events, EventDesc{Name: name, ID: se.ID, Codec: first(m.opts.Events[name].Codec)})
+		events = append(events, protocol.EventDesc{Name: name, ID: se.ID, Codec: first(m.opts.Events[name].Codec)})
 	}
 	return methods, events
 }
@@ -478,37 +461,23 @@ func (m *Module) readStdout(r io.Reader, in *instance, initCh chan<- json.RawMes
 }
 
 func (m *Module) controlLine(line string, in *instance, initCh chan<- json.RawMessage, errCh chan<- string) {
-	if !strings.HasPrefix(line, "{") {
-		m.log.Info(line, "stream", "stdout")
-		return
-	}
-	var msg struct {
-		Method string          `json:"method"`
-		Params json.RawMessage `json:"params"`
-	}
-	if json.Unmarshal([]byte(line), &msg) != nil {
+	msg, err := protocol.ParseMessage([]byte(line))
+	if err != nil {
 		m.log.Info(line, "stream", "stdout")
 		return
 	}
 	switch msg.Method {
-	case "$init":
+	case protocol.MethodInit:
 		select {
 		case initCh <- msg.Params:
 		default:
 		}
-	case "$error":
-		var p struct {
-			Message string `json:"message"`
-		}
-		json.Unmarshal(msg.Params, &p)
-		if p.Message == "" {
-			p.Message = "Unknown"
-		}
+	case protocol.MethodError:
 		select {
-		case errCh <- p.Message:
+		case errCh <- protocol.ErrorMessage(msg.Params):
 		default:
 		}
-	case "$pong":
+	case protocol.MethodPong:
 		select {
 		case in.pong <- struct{}{}:
 		default:
@@ -516,14 +485,11 @@ func (m *Module) controlLine(line string, in *instance, initCh chan<- json.RawMe
 	}
 }
 
-func (in *instance) control(method string) error {
+// control writes one control line to the worker's stdin.
+func (in *instance) control(line []byte) error {
 	in.stdinMu.Lock()
 	defer in.stdinMu.Unlock()
-	line := `{"jsonrpc":"2.0","method":"` + method + `"}` + "\n"
-	if method == "$shutdown" {
-		line = `{"jsonrpc":"2.0","method":"$shutdown","params":{}}` + "\n"
-	}
-	_, err := io.WriteString(in.stdin, line)
+	_, err := in.stdin.Write(line)
 	return err
 }
 
@@ -542,7 +508,7 @@ func (m *Module) supervise(in *instance) {
 		select {
 		case <-tick:
 			if deadline == nil {
-				if in.control("$ping") == nil {
+				if in.control(protocol.PingLine) == nil {
 					deadline = time.After(m.opts.Heartbeat.Timeout)
 				}
 			}
@@ -752,7 +718,7 @@ func (m *Module) Shutdown(ctx context.Context) error {
 	in := m.cur
 	m.mu.Unlock()
 	if in != nil {
-		in.control("$shutdown")
+		in.control(protocol.ShutdownLine)
 		in.conn.Close()
 		t := time.NewTimer(m.opts.ShutdownTimeout)
 		select {

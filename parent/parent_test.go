@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,9 +19,11 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/procwire/procwire-go"
 	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/interop"
 	"github.com/procwire/procwire-go/parent"
+	"github.com/procwire/procwire-go/protocol"
 )
 
 var (
@@ -93,16 +94,16 @@ func spec() parent.Options {
 		Methods: map[string]parent.MethodSpec{
 			"echo":       {},
 			"echoRaw":    {Codec: codec.Raw},
-			"ack":        {Response: parent.Ack},
-			"notify":     {Response: parent.None},
-			"count":      {Response: parent.Stream},
-			"blob":       {Response: parent.Stream, Codec: codec.Raw},
+			"ack":        {Response: protocol.ResponseAck},
+			"notify":     {Response: protocol.ResponseNone},
+			"count":      {Response: protocol.ResponseStream},
+			"blob":       {Response: protocol.ResponseStream, Codec: codec.Raw},
 			"fail":       {},
 			"failObject": {},
 			"panic":      {},
-			"streamFail": {Response: parent.Stream},
+			"streamFail": {Response: protocol.ResponseStream},
 			"sleep":      {Cancellable: true},
-			"tick":       {Response: parent.Stream, Cancellable: true},
+			"tick":       {Response: protocol.ResponseStream, Cancellable: true},
 			"progress":   {},
 			"types":      {},
 			"info":       {},
@@ -246,11 +247,12 @@ func TestRemoteErrors(t *testing.T) {
 	eachWorker(t, func(t *testing.T, w worker) {
 		m := startWorker(t, w, spec())
 		ctx := context.Background()
-		var re *parent.RemoteError
-		if err := m.Call(ctx, "fail", "boom", nil); !errors.As(err, &re) || re.Message != "fail: boom" {
-			t.Fatalf("fail = %v", err)
+		// The same type a Go worker returns (procwire.Error is protocol.Error).
+		var re *procwire.Error
+		if err := m.Call(ctx, "fail", "boom", nil); !errors.As(err, &re) || re.Message != "fail: boom" || re.Code != "" || re.Details != nil {
+			t.Fatalf("fail = %#v", err)
 		}
-		if err := m.Call(ctx, "failObject", 7, nil); !errors.As(err, &re) || re.Code != "E_CONFORMANCE" || re.Message != "structured failure" {
+		if err := m.Call(ctx, "failObject", 7, nil); !errors.As(err, &re) || re.Code != "E_CONFORMANCE" || re.Message != "structured failure" || fmt.Sprint(re.Details["input"]) != "7" || len(re.Details) != 1 {
 			t.Fatalf("failObject = %#v", err)
 		}
 		if err := m.Call(ctx, "panic", nil, nil); !errors.As(err, &re) || !strings.Contains(re.Message, "conformance panic") {
@@ -519,7 +521,7 @@ func TestSchemaValidation(t *testing.T) {
 		want string
 	}{
 		{"missing method", parent.Options{Methods: map[string]parent.MethodSpec{"nope": {}}}, `did not register expected method "nope"`},
-		{"response type mismatch", parent.Options{Methods: map[string]parent.MethodSpec{"echo": {Response: parent.Stream}}}, `response type mismatch (parent declared "stream", child declared "result")`},
+		{"response type mismatch", parent.Options{Methods: map[string]parent.MethodSpec{"echo": {Response: protocol.ResponseStream}}}, `response type mismatch (parent declared "stream", child declared "result")`},
 		{"missing event", parent.Options{Events: map[string]parent.EventSpec{"nope": {}}}, `did not register expected event "nope"`},
 	}
 	for _, tt := range tests {
@@ -544,7 +546,7 @@ func TestOfficialNodeWorker(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	m, err := parent.Start(context.Background(), "node", parent.Command{Path: node, Args: []string{filepath.Join(interop.Dir(), "bench-node-worker.mjs")}}, parent.Options{
-		Methods: map[string]parent.MethodSpec{"echo": {}, "echoRaw": {Codec: codec.Raw}, "blob": {Response: parent.Stream, Codec: codec.Raw}},
+		Methods: map[string]parent.MethodSpec{"echo": {}, "echoRaw": {Codec: codec.Raw}, "blob": {Response: protocol.ResponseStream, Codec: codec.Raw}},
 		Auth:    true,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -599,20 +601,16 @@ func TestAuthRejectsABadToken(t *testing.T) {
 			stdin.Close() // end of stdin: the worker exits
 			cmd.Wait()
 		}()
-		var init struct {
-			Params struct {
-				Pipe   string        `json:"pipe"`
-				Schema parent.Schema `json:"schema"`
-			} `json:"params"`
-		}
 		line, err := bufio.NewReader(stdout).ReadBytes('\n')
-		if err != nil || json.Unmarshal(line, &init) != nil {
-			t.Fatalf("$init: %q, %v", line, err)
+		msg, perr := protocol.ParseMessage(line)
+		init, ierr := protocol.ParseInit(msg.Params)
+		if err != nil || perr != nil || ierr != nil {
+			t.Fatalf("$init: %q, %v %v %v", line, err, perr, ierr)
 		}
-		echo := []parent.Method{{Name: "echo", ID: init.Params.Schema.Methods["echo"].ID, Response: parent.Result,
+		echo := []protocol.MethodDesc{{Name: "echo", ID: init.Schema.Methods["echo"].ID, Response: protocol.ResponseResult,
 			RequestCodec: codec.MsgPack, ResponseCodec: codec.MsgPack}}
 		connect := func(tok string) error {
-			nc, err := net.Dial("unix", init.Params.Pipe)
+			nc, err := net.Dial("unix", init.Pipe)
 			if err != nil {
 				return err
 			}

@@ -28,9 +28,6 @@ import (
 	"github.com/procwire/procwire-go/parent"
 )
 
-// RemoteError is an error response from the worker (see parent.RemoteError).
-type RemoteError = parent.RemoteError
-
 // Chunk is one chunk of a stream response.
 type Chunk = parent.Chunk
 
@@ -62,18 +59,14 @@ func New(t testing.TB, w *procwire.Worker) *Parent {
 	if err != nil {
 		t.Fatalf("procwiretest: %v", err)
 	}
-	var methods []parent.Method
-	for _, m := range w.Methods() {
-		methods = append(methods, parent.Method{Name: m.Name, ID: m.ID, Response: string(m.Response), RequestCodec: m.RequestCodec, ResponseCodec: m.ResponseCodec, Cancellable: true})
-	}
-	var events []parent.EventDesc
-	for _, e := range w.Events() {
-		events = append(events, parent.EventDesc{Name: e.Name, ID: e.ID, Codec: e.Codec})
+	methods := w.Methods()
+	for i := range methods {
+		methods[i].Cancellable = true
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Parent{serveErr: make(chan error, 1), cancel: cancel}
 	go func() { p.serveErr <- w.ServeConn(ctx, workerEnd) }()
-	p.Conn = parent.NewConn(parentEnd, 0, methods, events)
+	p.Conn = parent.NewConn(parentEnd, 0, methods, w.Events())
 	t.Cleanup(func() {
 		if err := p.Close(); err != nil {
 			t.Errorf("procwiretest: worker: %v", err)

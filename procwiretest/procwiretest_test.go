@@ -112,8 +112,8 @@ func TestErrors(t *testing.T) {
 	p := procwiretest.New(t, w)
 	ctx := context.Background()
 	err := p.Call(ctx, "fail", nil, nil)
-	var re *procwiretest.RemoteError
-	if !errors.As(err, &re) || re.Message != "nope" || re.Code != "E_NOPE" || re.Data.(map[string]any)["why"] != "testing" {
+	var re *procwire.Error
+	if !errors.As(err, &re) || re.Message != "nope" || re.Code != "E_NOPE" || re.Details["why"] != "testing" {
 		t.Fatalf("err = %#v", err)
 	}
 	var chunks int

@@ -44,6 +44,9 @@ const (
 	// MethodAbort asks the worker to cancel the request with the frame's
 	// request id.
 	MethodAbort uint16 = 0xFFFF
+	// MaxID is the largest id of a method or an event: ids 1..MaxID are
+	// free, 0 and the two above are reserved.
+	MaxID uint16 = 0xFFFD
 )
 
 // Flags is the flags byte of a frame header.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/parent"
+	"github.com/procwire/procwire-go/protocol"
 )
 
 var benchCmd = &command{
@@ -48,7 +49,7 @@ var benchCmd = &command{
 			}
 			defer stop(m)
 			rt := m.Schema().Methods[*method].Response
-			if rt == parent.None {
+			if rt == protocol.ResponseNone {
 				fmt.Fprintf(e.stderr, "procwire: %s is a none method: nothing to measure\n", *method)
 				return exitUsage
 			}
@@ -89,7 +90,7 @@ type summary struct {
 	MaxUs       float64 `json:"max_us"`
 }
 
-func bench(e *env, m *parent.Module, method string, rt parent.ResponseType, in any, n int, d time.Duration) summary {
+func bench(e *env, m *parent.Module, method string, rt protocol.ResponseType, in any, n int, d time.Duration) summary {
 	ctx, cancel := context.WithTimeout(e.ctx, d)
 	defer cancel()
 	var done atomic.Int64
@@ -153,8 +154,8 @@ func bench(e *env, m *parent.Module, method string, rt parent.ResponseType, in a
 }
 
 // once makes one request; a stream is read to its end.
-func once(ctx context.Context, m *parent.Module, method string, rt parent.ResponseType, in any) error {
-	if rt == parent.Stream {
+func once(ctx context.Context, m *parent.Module, method string, rt protocol.ResponseType, in any) error {
+	if rt == protocol.ResponseStream {
 		for _, err := range m.Stream(ctx, method, in) {
 			if err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/parent"
+	"github.com/procwire/procwire-go/protocol"
 )
 
 var callCmd = &command{
@@ -37,12 +38,12 @@ var callCmd = &command{
 			}
 			defer stop(m)
 			switch rt := m.Schema().Methods[method].Response; rt {
-			case parent.None:
+			case protocol.ResponseNone:
 				if err := m.Notify(method, in); err != nil {
 					return fail(e, err)
 				}
 				return exitOK
-			case parent.Stream:
+			case protocol.ResponseStream:
 				fmt.Fprintf(e.stderr, "procwire: %s is a stream method: use \"procwire stream\"\n", method)
 				return exitUsage
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/parent"
+	"github.com/procwire/procwire-go/protocol"
 )
 
 // parseArgs parses the flags (which may come before or after the
@@ -134,14 +135,14 @@ func fail(e *env, err error) int {
 		fmt.Fprintln(e.stderr, "procwire: interrupted")
 		return exitInterrupted
 	}
-	var re *parent.RemoteError
+	var re *protocol.Error
 	if errors.As(err, &re) {
 		fmt.Fprintf(e.stderr, "error: %s\n", re.Message)
 		if re.Code != "" {
 			fmt.Fprintf(e.stderr, "code: %s\n", re.Code)
 		}
-		if _, isString := re.Data.(string); re.Data != nil && !isString {
-			if b, err := json.Marshal(jsonValue(re.Data)); err == nil {
+		if re.Code != "" || len(re.Details) > 0 {
+			if b, err := json.Marshal(jsonValue(re.Payload())); err == nil {
 				fmt.Fprintf(e.stderr, "data: %s\n", b)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/procwire/procwire-go/parent"
+	"github.com/procwire/procwire-go/protocol"
 )
 
 var eventsCmd = &command{
@@ -74,9 +75,9 @@ var eventsCmd = &command{
 // callAny calls a method of any response type, discarding what it returns.
 func callAny(ctx context.Context, m *parent.Module, method string, in any) error {
 	switch m.Schema().Methods[method].Response {
-	case parent.None:
+	case protocol.ResponseNone:
 		return m.Notify(method, in)
-	case parent.Stream:
+	case protocol.ResponseStream:
 		for _, err := range m.Stream(ctx, method, in) {
 			if err != nil {
 				return err

@@ -229,7 +229,7 @@ func TestStreamInterrupted(t *testing.T) {
 }
 
 func TestBench(t *testing.T) {
-	r := procwire(t, context.Background(), "", "bench", "--concurrency", "4", "--duration", "300ms", "--json", "--data", `{"a":1}`, "--", conformanceWorker(t))
+	r := procwire(t, context.Background(), "", "bench", "--concurrency", "4", "--duration", "1s", "--json", "--data", `{"a":1}`, "--", conformanceWorker(t))
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/parent"
+	"github.com/procwire/procwire-go/protocol"
 )
 
 var streamCmd = &command{
@@ -36,7 +37,7 @@ var streamCmd = &command{
 				return fail(e, err)
 			}
 			defer stop(m)
-			if rt := m.Schema().Methods[method].Response; rt != parent.Stream {
+			if rt := m.Schema().Methods[method].Response; rt != protocol.ResponseStream {
 				fmt.Fprintf(e.stderr, "procwire: %s is a %s method, not a stream: use \"procwire call\"\n", method, rt)
 				return exitUsage
 			}

@@ -122,7 +122,7 @@ func TestWorker(t *testing.T) {
 	t.Run("malformed request", func(t *testing.T) {
 		var res arrow.RecordBatch
 		err := p.Call(ctx, "rowsBytes", []byte("not an Arrow stream"), &res)
-		var re *procwiretest.RemoteError
+		var re *procwire.Error
 		if !errors.As(err, &re) || !strings.Contains(err.Error(), "malformed Arrow IPC stream") {
 			t.Fatalf("Call = %v, want the worker's decode error", err)
 		}
