@@ -55,7 +55,10 @@ func (c *serverConn) readLoop() (*call, error) {
 		if c.r.Buffered() < int(h.Length) {
 			c.out.setCork(false)
 		}
-		payload, err := c.readPayload(int(h.Length))
+		// The payload is the handler's to keep: a new buffer per request,
+		// which grows as its bytes arrive when the declared length is large
+		// (wire.MaxEagerPayload).
+		payload, err := c.r.AppendPayload(nil)
 		if err != nil {
 			return nil, c.readErr(err)
 		}
@@ -73,35 +76,6 @@ func (c *serverConn) readLoop() (*call, error) {
 	}
 }
 
-// eagerPayload is the largest payload allocated in full as soon as its
-// header arrives. Larger payloads grow with the data actually received, so
-// a peer that declares a huge frame and sends nothing costs no memory.
-const eagerPayload = 64 << 20
-
-// readPayload reads the current frame's n-byte payload into a new buffer.
-func (c *serverConn) readPayload(n int) ([]byte, error) {
-	if n == 0 {
-		return nil, nil
-	}
-	if n <= eagerPayload {
-		p := make([]byte, n)
-		return p, c.r.ReadPayload(p)
-	}
-	p := make([]byte, 0, eagerPayload)
-	for len(p) < n {
-		if len(p) == cap(p) {
-			np := make([]byte, len(p), min(2*cap(p), n))
-			copy(np, p)
-			p = np
-		}
-		m := cap(p) - len(p)
-		if err := c.r.ReadPart(p[len(p):cap(p)]); err != nil {
-			return nil, err
-		}
-		p = p[:len(p)+m]
-	}
-	return p, nil
-}
 func (c *serverConn) readErr(err error) error {
 	if c.ctx.Err() != nil {
 		return context.Cause(c.ctx)

@@ -14,50 +14,57 @@ import (
 )
 
 // connWriter serialises frame writes on the connection and combines them:
-// the goroutine that finds the connection free becomes the writer and, with
-// one vectored write, sends its own frame together with every frame that
-// other goroutines queued meanwhile, until none is left. Under load many
-// responses leave in one system call; alone, a frame is written at once.
+// the goroutine that finds the connection free takes the writer role and,
+// with one vectored write (wire.Writer.Flush), sends its own frame together
+// with every frame that other goroutines queued meanwhile, until none is
+// left. Under load many responses leave in one system call; alone, a frame
+// is written at once.
 //
 // A write waits for its frame to be on the socket. With
 // Options.BackpressureTimeout set, a frame that cannot be written within it
 // fails with ErrBackpressureTimeout; a frame already partly on the wire is
-// finished in the background, so the byte stream stays well-formed.
+// finished in the background (wire.Writer.Resume), so the byte stream stays
+// well-formed.
+//
+// Ownership: the fields under mu are shared; ww, batch, spare and
+// corkSpare belong to the goroutine holding the writer role (writing ==
+// true), which may be a finisher goroutine after a timeout. The role is
+// taken and given up under mu.
 type connWriter struct {
+	// Immutable.
 	nc      net.Conn
 	timeout time.Duration
-	closed  chan struct{}
+	closed  chan struct{} // closed by close
 	once    sync.Once
 	log     *slog.Logger
 	stats   *counters
-	flushes sync.WaitGroup // goroutines finishing a timed-out frame
+
+	flushes sync.WaitGroup // finisher goroutines (see finish)
 	broken  atomic.Bool    // a write failed mid-frame: nothing more may be written
 
 	mu      sync.Mutex
 	writing bool        // a goroutine holds the writer role
-	pending []*outFrame // frames waiting for the writer
+	queue   []*outFrame // frames waiting for the writer role
 
-	// Corking (see cork): small frames are copied into cork instead of
-	// being written, while the reading goroutine has more requests
-	// buffered; it flushes them before it waits for the socket.
-	corkOn    atomic.Bool
-	cork      []byte // under mu
-	corkSpare []byte // owned by the writer role
+	// Corking (see setCork): small frames are copied into cork instead of
+	// being written while the reader has more requests buffered; the
+	// reader flushes them before it waits for the socket.
+	corkOn atomic.Bool
+	cork   []byte // under mu
 
-	// Owned by the writer role.
-	batch []*outFrame
-	spare []*outFrame
-	bufs  net.Buffers
-	vec   [][]byte
-	own   outFrame
+	// The writer role's.
+	ww        *wire.Writer
+	batch     []*outFrame
+	spare     []*outFrame
+	corkSpare []byte
+	own       outFrame // the role holder's own frame
 }
 
 // outFrame is one frame waiting to be written.
 type outFrame struct {
-	hdr   [wire.HeaderSize]byte
+	h     wire.Header
 	parts [][]byte
-	size  int
-	cl    *call
+	cl    *call        // the request the frame answers, if any
 	state atomic.Int32 // frameQueued → frameTaken (by the writer) or frameCancelled (by its waiter)
 	done  chan error   // receives the outcome of a queued frame
 }
@@ -69,30 +76,18 @@ const (
 )
 
 func newConnWriter(nc net.Conn, timeout time.Duration, log *slog.Logger, stats *counters) *connWriter {
-	if stats == nil {
-		stats = new(counters) // counted, never read
-	}
 	return &connWriter{
-		stats:   stats,
 		nc:      nc,
+		ww:      wire.NewWriter(nc),
 		timeout: timeout,
 		closed:  make(chan struct{}),
 		log:     log,
+		stats:   stats,
 	}
 }
 
 func (cw *connWriter) close() {
 	cw.once.Do(func() { close(cw.closed) })
-}
-
-func (f *outFrame) set(h wire.Header, cl *call, parts [][]byte) {
-	size := 0
-	for _, p := range parts {
-		size += len(p)
-	}
-	h.Length = uint32(size)
-	h.Put(f.hdr[:])
-	f.parts, f.size, f.cl = parts, wire.HeaderSize+size, cl
 }
 
 // write sends one frame. If cl is not nil and the request was aborted, the
@@ -108,12 +103,11 @@ func (cw *connWriter) write(h wire.Header, cl *call, parts ...[]byte) error {
 	if !cw.writing {
 		cw.writing = true
 		cw.mu.Unlock()
-		cw.own.set(h, cl, parts)
+		cw.own.h, cw.own.cl, cw.own.parts = h, cl, parts
 		return cw.run(&cw.own)
 	}
-	f := &outFrame{done: make(chan error, 1)}
-	f.set(h, cl, parts)
-	cw.pending = append(cw.pending, f)
+	f := &outFrame{h: h, cl: cl, parts: parts, done: make(chan error, 1)}
+	cw.queue = append(cw.queue, f)
 	cw.mu.Unlock()
 
 	var timeout <-chan time.Time
@@ -137,13 +131,13 @@ func (cw *connWriter) write(h wire.Header, cl *call, parts ...[]byte) error {
 	return <-f.done // the writer took it: its outcome follows shortly
 }
 
-// corkMax bounds the bytes held by the cork, and the frames that go in it.
+// corkMax bounds the bytes held by the cork.
 const corkMax = 64 << 10
 
-// setCork turns corking on or off. The reading goroutine turns it on when
-// it runs a request while more requests are already buffered (pipelined
-// requests: their responses then leave together in one system call), and
-// flushes before it next waits for the socket.
+// setCork turns corking on or off. The reader turns it on when it runs a
+// request while more requests are already buffered (pipelined requests:
+// their responses then leave together in one system call), and off, which
+// flushes the cork, before it next waits for the socket.
 func (cw *connWriter) setCork(on bool) {
 	if on {
 		cw.corkOn.Store(true)
@@ -175,14 +169,10 @@ func (cw *connWriter) corked(h wire.Header, parts [][]byte) bool {
 	}
 	cw.mu.Lock()
 	defer cw.mu.Unlock()
-	if cw.writing || len(cw.pending) > 0 || len(cw.cork)+wire.HeaderSize+size > corkMax || cw.broken.Load() {
+	if cw.writing || len(cw.queue) > 0 || len(cw.cork)+wire.HeaderSize+size > corkMax || cw.broken.Load() {
 		return false
 	}
-	h.Length = uint32(size)
-	cw.cork = h.Append(cw.cork)
-	for _, p := range parts {
-		cw.cork = append(cw.cork, p...)
-	}
+	cw.cork = wire.AppendFrame(cw.cork, h, parts...)
 	cw.stats.framesOut.Add(1)
 	return true
 }
@@ -206,14 +196,23 @@ func (cw *connWriter) writeCork(b []byte) error {
 	return nil
 }
 
-// run writes own (if not nil) and then every queued frame, in batches,
-// until the queue is empty; then it gives up the writer role. It returns
-// own's outcome.
+// run holds the writer role: it writes own (if not nil), then every queued
+// frame, in batches, until none is left; then it gives up the role. It
+// returns own's outcome.
 func (cw *connWriter) run(own *outFrame) error {
 	var ownErr error
-	batch := append(cw.batch[:0], own)
-	if own == nil {
-		batch = batch[:0]
+	batch := cw.batch[:0]
+	if own != nil {
+		batch = append(batch, own)
+	}
+	// settle reports a frame's outcome: own's is returned, the others'
+	// go to their waiters.
+	settle := func(f *outFrame, err error) {
+		if f == own {
+			ownErr, own = err, nil
+		} else {
+			f.done <- err
+		}
 	}
 	for {
 		stop := false
@@ -230,37 +229,30 @@ func (cw *connWriter) run(own *outFrame) error {
 				stop = true
 				failure := fmt.Errorf("%w: %w", ErrDisconnected, err)
 				for _, f := range batch {
-					if f == own {
-						ownErr, own = failure, nil
-					} else {
-						f.done <- failure
-					}
+					settle(f, failure)
 				}
 			}
 			cw.corkSpare = corked[:0]
 		}
 		if len(batch) > 0 && !stop {
-			var err error
 			var handedOff bool
-			stop, handedOff, err = cw.writeBatch(batch, own)
-			if own != nil {
-				ownErr, own = err, nil
-			}
+			stop, handedOff = cw.writeBatch(batch, settle)
 			if handedOff {
-				return ownErr // finish holds the writer role now
+				return ownErr // a finisher holds the writer role now
 			}
 		}
 		cw.mu.Lock()
-		if stop || len(cw.pending) == 0 && len(cw.cork) == 0 {
+		if stop || len(cw.queue) == 0 && len(cw.cork) == 0 {
 			if stop {
 				// The socket is stuck or gone: fail what waits rather
 				// than hold the writer role past the timeout.
-				for _, f := range cw.pending {
+				for _, f := range cw.queue {
 					if f.state.CompareAndSwap(frameQueued, frameTaken) {
 						f.done <- cw.stuckErr()
 					}
 				}
-				cw.pending = cw.pending[:0]
+				clear(cw.queue)
+				cw.queue = cw.queue[:0]
 			}
 			clear(batch)
 			cw.batch = batch[:0]
@@ -269,14 +261,15 @@ func (cw *connWriter) run(own *outFrame) error {
 			cw.mu.Unlock()
 			return ownErr
 		}
+		clear(batch)
 		batch, cw.spare = cw.spare[:0], batch[:0]
-		for _, f := range cw.pending {
+		for _, f := range cw.queue {
 			if f.state.CompareAndSwap(frameQueued, frameTaken) {
 				batch = append(batch, f)
 			}
 		}
-		clear(cw.pending)
-		cw.pending, cw.spare = cw.spare, cw.pending[:0]
+		clear(cw.queue)
+		cw.queue, cw.spare = cw.spare[:0], cw.queue[:0]
 		cw.mu.Unlock()
 	}
 }
@@ -288,113 +281,57 @@ func (cw *connWriter) stuckErr() error {
 	return ErrBackpressureTimeout
 }
 
-// writeBatch writes the frames of batch with one vectored write and reports
-// each queued frame's outcome on its channel (own's is returned). stop is
-// true when the writer should stop: the connection is broken, or the
-// deadline passed with nothing written.
-func (cw *connWriter) writeBatch(batch []*outFrame, own *outFrame) (stop, handedOff bool, ownErr error) {
-	complete := func(f *outFrame, err error) {
-		if f == own {
-			ownErr = err
-		} else {
-			f.done <- err
-		}
-	}
+// writeBatch writes the frames of batch with one vectored write and settles
+// each. stop is true when the writer should stop: the connection is
+// broken, or the deadline passed with nothing of the cut frame written.
+// handedOff is true when a frame was cut short by the deadline: a finisher
+// goroutine now holds the writer role.
+func (cw *connWriter) writeBatch(batch []*outFrame, settle func(*outFrame, error)) (stop, handedOff bool) {
 	if cw.broken.Load() {
 		for _, f := range batch {
-			complete(f, ErrDisconnected)
+			settle(f, ErrDisconnected)
 		}
-		return true, false, ownErr
+		return true, false
 	}
-	vec := cw.vec[:0]
-	live := batch[:0]
+	live := batch[:0] // filtered in place
 	for _, f := range batch {
 		if f.cl != nil && f.cl.aborted.Load() {
-			complete(f, ErrAborted)
+			settle(f, ErrAborted)
 			continue
 		}
+		cw.ww.Queue(f.h, f.parts...)
 		live = append(live, f)
-		vec = append(vec, f.hdr[:])
-		for _, p := range f.parts {
-			if len(p) > 0 {
-				vec = append(vec, p)
-			}
-		}
 	}
 	if len(live) == 0 {
-		cw.vec = vec[:0]
-		return false, false, ownErr
+		return false, false
 	}
 	if cw.timeout > 0 {
 		cw.nc.SetWriteDeadline(time.Now().Add(cw.timeout))
 	}
-	cw.bufs = vec
-	n, err := cw.bufs.WriteTo(cw.nc)
+	sent, n, err := cw.ww.Flush()
 	cw.stats.bytesOut.Add(uint64(n))
-	// Frames wholly written succeeded; the one cut short and those after it
-	// did not.
-	written := n
-	cut := -1
-	for i, f := range live {
-		if written >= int64(f.size) {
-			written -= int64(f.size)
-			cw.stats.framesOut.Add(1)
-			complete(f, nil)
-			continue
-		}
-		cut = i
-		break
+	cw.stats.framesOut.Add(uint64(sent))
+	for _, f := range live[:sent] {
+		settle(f, nil)
 	}
 	if err == nil {
-		clear(vec)
-		cw.vec = vec[:0]
-		return false, false, ownErr
+		return false, false
 	}
-	var rest net.Buffers
-	if written > 0 {
-		// The unwritten part of the cut frame, copied out of the
-		// reusable vector.
-		rest = append(rest, cw.bufs...)
-		var skip int64
-		for _, f := range live[cut+1:] {
-			skip += int64(f.size)
-		}
-		rest = trimTail(rest, skip)
-	}
-	clear(vec)
-	cw.vec = vec[:0]
 	timedOut := cw.timeout > 0 && isTimeout(err)
 	failure := ErrBackpressureTimeout
 	if !timedOut {
 		cw.broken.Store(true)
 		failure = fmt.Errorf("%w: %w", ErrDisconnected, err)
 	}
-	for _, f := range live[cut:] {
-		complete(f, failure)
+	for _, f := range live[sent:] {
+		settle(f, failure)
 	}
-	if timedOut && written > 0 {
-		// Finish the cut frame in the background; the finisher keeps the
-		// writer role and carries on with the queue.
+	if timedOut && cw.ww.Partial() {
 		cw.flushes.Add(1)
-		go cw.finish(rest)
-		return false, true, ownErr
+		go cw.finish()
+		return false, true
 	}
-	return true, false, ownErr
-}
-
-// trimTail drops the last n bytes of bufs.
-func trimTail(bufs net.Buffers, n int64) net.Buffers {
-	for n > 0 && len(bufs) > 0 {
-		last := bufs[len(bufs)-1]
-		if int64(len(last)) <= n {
-			n -= int64(len(last))
-			bufs = bufs[:len(bufs)-1]
-			continue
-		}
-		bufs[len(bufs)-1] = last[:int64(len(last))-n]
-		n = 0
-	}
-	return bufs
+	return true, false
 }
 
 // waited records a write that took long enough to count as waiting for the
@@ -407,11 +344,11 @@ func (cw *connWriter) waited(start time.Time) {
 }
 
 // finish writes the rest of a frame cut short by the deadline, without a
-// deadline, then carries on as the writer.
-func (cw *connWriter) finish(rest net.Buffers) {
+// deadline, then carries on in the writer role.
+func (cw *connWriter) finish() {
 	defer cw.flushes.Done()
 	cw.nc.SetWriteDeadline(time.Time{})
-	n, err := rest.WriteTo(cw.nc)
+	n, err := cw.ww.Resume()
 	cw.stats.bytesOut.Add(uint64(n))
 	if err != nil {
 		cw.broken.Store(true)

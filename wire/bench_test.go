@@ -73,6 +73,22 @@ func BenchmarkWriterSmall(b *testing.B) {
 	}
 }
 
+func BenchmarkWriterQueueFlush(b *testing.B) {
+	b.ReportAllocs()
+	w := NewWriter(io.Discard)
+	payload := bytes.Repeat([]byte{1}, 100)
+	const batch = 8
+	b.SetBytes(batch * int64(HeaderSize+len(payload)))
+	for i := 0; i < b.N; i++ {
+		for j := 0; j < batch; j++ {
+			w.Queue(Header{Method: 1, Flags: FlagsResult, RequestID: uint32(j + 1)}, payload)
+		}
+		if _, _, err := w.Flush(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkSocketFrames writes frames on one end of a Unix socket pair and
 // reads them on the other, in the steady state.
 func BenchmarkSocketFrames(b *testing.B) {

@@ -12,6 +12,16 @@ import (
 // destination.
 const DefaultReadBufferSize = 64 << 10
 
+// MaxEagerPayload is the largest payload length taken on trust.
+// AppendPayload (and so ReadFrame and Next) allocates a payload of up to
+// MaxEagerPayload bytes in full as soon as its header is validated. A larger
+// declared length is not trusted: the buffer starts at MaxEagerPayload bytes
+// and doubles only as the payload's bytes arrive, so a peer that declares a
+// 1 GiB frame and sends nothing costs MaxEagerPayload bytes, not 1 GiB. The
+// price is that a large payload is copied once more, in total, as its buffer
+// grows.
+const MaxEagerPayload = 64 << 20
+
 // ErrTruncated reports a stream that ended inside a frame.
 var ErrTruncated = errors.New("procwire: connection closed in the middle of a frame")
 
@@ -85,16 +95,6 @@ func (r *Reader) ReadPayload(p []byte) error {
 	return r.read(p)
 }
 
-// ReadPart reads the next len(p) bytes of the current frame's payload, for
-// callers that receive a large payload in several parts. p must not be
-// longer than what remains of the payload.
-func (r *Reader) ReadPart(p []byte) error {
-	if uint64(len(p)) > uint64(r.pending) {
-		return fmt.Errorf("procwire: ReadPart given %d bytes with %d left in the payload", len(p), r.pending)
-	}
-	return r.read(p)
-}
-
 func (r *Reader) read(p []byte) error {
 	n, err := io.ReadFull(r.br, p)
 	r.pending -= uint32(n)
@@ -102,6 +102,65 @@ func (r *Reader) read(p []byte) error {
 		err = ErrTruncated
 	}
 	return err
+}
+
+// AppendPayload reads the payload of the frame whose header ReadHeader last
+// returned and returns
+// append(dst, payload...). If dst has room for the payload nothing is
+// allocated, so a caller that reuses its buffer reads frames without
+// allocating. Otherwise a payload of up to MaxEagerPayload bytes gets a
+// buffer of exactly the size needed at once, and a larger one a buffer that
+// grows with the bytes received, never past the declared length (see
+// MaxEagerPayload).
+//
+// On error AppendPayload returns dst extended by the payload bytes read
+// before the error; a later call reads the rest. A stream that ended inside
+// the payload gives ErrTruncated.
+func (r *Reader) AppendPayload(dst []byte) ([]byte, error) {
+	n := int(r.pending)
+	if n == 0 {
+		return dst, nil
+	}
+	if cap(dst)-len(dst) < n {
+		if n > MaxEagerPayload {
+			return r.appendGrowing(dst)
+		}
+		dst = grow(dst, n)
+	}
+	err := r.read(dst[len(dst) : len(dst)+n])
+	return dst[:len(dst)+n-int(r.pending)], err
+}
+
+// appendGrowing is AppendPayload for a payload longer than MaxEagerPayload
+// that does not fit in dst: it fills the room dst has, then grows the
+// payload's space to MaxEagerPayload and doubles it each time it is full,
+// up to the declared length.
+func (r *Reader) appendGrowing(dst []byte) ([]byte, error) {
+	base, total := len(dst), int(r.pending)
+	for r.pending > 0 {
+		if len(dst) == cap(dst) {
+			have := cap(dst) - base
+			want := total
+			if have < total/2 {
+				want = max(2*have, MaxEagerPayload)
+			}
+			dst = grow(dst, want-have)
+		}
+		before := r.pending
+		err := r.read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+int(before-r.pending)]
+		if err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+// grow returns a copy of b with room for exactly n more bytes.
+func grow(b []byte, n int) []byte {
+	nb := make([]byte, len(b), len(b)+n)
+	copy(nb, b)
+	return nb
 }
 
 // Discard skips the unread payload of the current frame.
@@ -119,19 +178,16 @@ func (r *Reader) Discard() error {
 	return nil
 }
 
-// ReadFrame reads the next frame, allocating a payload of exactly the
-// declared length (after validation). The returned payload belongs to the
-// caller.
+// ReadFrame reads the next frame into a new payload of the declared length,
+// allocated as AppendPayload does (after validation, and in steps for a
+// payload over MaxEagerPayload). The returned payload belongs to the caller.
 func (r *Reader) ReadFrame() (Header, []byte, error) {
 	h, err := r.ReadHeader()
 	if err != nil {
 		return h, nil, err
 	}
-	if h.Length == 0 {
-		return h, nil, nil
-	}
-	p := make([]byte, h.Length)
-	if err := r.ReadPayload(p); err != nil {
+	p, err := r.AppendPayload(nil)
+	if err != nil {
 		return h, nil, err
 	}
 	return h, p, nil
@@ -140,7 +196,8 @@ func (r *Reader) ReadFrame() (Header, []byte, error) {
 // Next reads the next frame and returns a view of its payload that is valid
 // only until the next call on the Reader. Payloads that fit in the read
 // buffer are returned without copying or allocating; larger ones are copied
-// into scratch, which is grown as needed and returned for reuse.
+// into scratch, which is grown as AppendPayload grows a buffer and returned
+// for reuse.
 func (r *Reader) Next(scratch []byte) (h Header, payload, newScratch []byte, err error) {
 	h, err = r.ReadHeader()
 	if err != nil {
@@ -162,12 +219,9 @@ func (r *Reader) Next(scratch []byte) (h Header, payload, newScratch []byte, err
 		r.pending = 0
 		return h, p, scratch, nil
 	}
-	if cap(scratch) < n {
-		scratch = make([]byte, n)
-	}
-	p := scratch[:n]
-	if err := r.ReadPayload(p); err != nil {
+	p, err := r.AppendPayload(scratch[:0])
+	if err != nil {
 		return h, nil, scratch, err
 	}
-	return h, p, scratch, nil
+	return h, p, p, nil
 }

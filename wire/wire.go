@@ -1,4 +1,5 @@
-// Package wire implements the Procwire data-plane frame format.
+// Package wire implements the Procwire data-plane frame format, for both
+// ends of a connection: the worker and the parent.
 //
 // Every frame is an 11-byte big-endian header followed by a payload:
 //
@@ -8,11 +9,36 @@
 //	3      4    request id (uint32)
 //	7      4    payload length (uint32)
 //
-// The package knows nothing about codecs, methods or processes: it encodes
-// and validates headers, reads whole frames from a byte stream without
-// allocating per frame, and writes a header and its payload with one
-// vectored write. Violations of the format are reported as *ProtocolError,
-// after which the connection must be closed.
+// The package knows nothing about codecs, methods or processes. It encodes
+// and validates headers, reads frames with a Reader and writes them with a
+// Writer. Violations of the format are reported as *ProtocolError, after
+// which the connection must be closed.
+//
+// # Reading
+//
+// Reader.ReadHeader validates each header (method id, reserved flag bits,
+// the payload limit) before anything is read or allocated for its payload.
+// The payload is then read with AppendPayload, which appends it to a
+// caller's buffer and allocates nothing if the buffer has room. Otherwise it
+// allocates the declared length at once only up to MaxEagerPayload; a larger
+// payload's buffer grows as its bytes arrive, so a huge declared length
+// costs no more than MaxEagerPayload until the peer actually sends the
+// bytes. ReadFrame allocates each payload that way; Next returns a view of
+// the payload that is valid until the next call, taken from the read buffer
+// without copying when the payload fits in it. ReadPayload and Discard
+// serve callers that manage the payload's memory themselves.
+//
+// # Writing
+//
+// Writer.Queue adds a frame, without copying its payload, and Flush writes
+// every queued frame with one vectored write (writev on sockets), so that a
+// batch of frames costs one system call. If a write error (a deadline, say)
+// cuts a frame short, the Writer keeps its unwritten rest: Partial reports
+// it, Resume writes it, and nothing else is written meanwhile, so the stream
+// stays well-formed. WriteFrame queues a frame and writes the queue at once,
+// but on error hands the unwritten bytes back to the caller instead of
+// keeping them. AppendFrame encodes a frame into a buffer, for callers that
+// copy small frames together rather than write each from its own buffers.
 package wire
 
 import (
