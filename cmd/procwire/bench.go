@@ -24,30 +24,26 @@ var benchCmd = &command{
 	example: "procwire bench --method echo --data '{\"a\":1}' --concurrency 64 --duration 10s -- ./worker",
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {
 		method := fs.String("method", "echo", "the method to call (result, ack or stream: a stream is read to its end)")
-		data := fs.String("data", "", "the request as JSON (MessagePack on the wire; null if absent)")
-		rawIn := fs.String("raw-in", "", "send the bytes of `FILE` (- for stdin) with the raw codec")
+		rf := newRequestFlags(fs, withRequest, "")
 		concurrency := fs.Int("concurrency", 1, "concurrent callers")
 		duration := fs.Duration("duration", 5*time.Second, "how long to run")
 		asJSON := fs.Bool("json", false, "print the summary as JSON")
-		verbose := fs.Bool("v", false, "show the parent's debug logs")
+		rf.check = func() error {
+			if *concurrency < 1 || *duration <= 0 {
+				return errors.New("--concurrency must be at least 1 and --duration positive")
+			}
+			return nil
+		}
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			_, worker, code, ok := parseArgs(e, fs, args, 0)
-			if !ok {
+			declare := func(_ []string, spec parent.MethodSpec) map[string]parent.MethodSpec {
+				return map[string]parent.MethodSpec{*method: spec}
+			}
+			sess, code := begin(e, fs, args, 0, rf, declare, false)
+			if sess == nil {
 				return code
 			}
-			if *concurrency < 1 || *duration <= 0 {
-				fmt.Fprintln(e.stderr, "procwire: --concurrency must be at least 1 and --duration positive")
-				return exitUsage
-			}
-			in, err := request(e, *data, *rawIn)
-			if err != nil {
-				return fail(e, err)
-			}
-			m, err := start(e, worker, *verbose, map[string]parent.MethodSpec{*method: spec(*rawIn != "", false, false)})
-			if err != nil {
-				return fail(e, err)
-			}
-			defer stop(m)
+			defer stop(sess.m)
+			m, in := sess.m, sess.in
 			rt := m.Schema().Methods[*method].Response
 			if rt == protocol.ResponseNone {
 				fmt.Fprintf(e.stderr, "procwire: %s is a none method: nothing to measure\n", *method)

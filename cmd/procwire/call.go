@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/procwire/procwire-go/parent"
 	"github.com/procwire/procwire-go/protocol"
 )
 
@@ -17,26 +16,15 @@ var callCmd = &command{
 	summary: "Spawn the worker, send one request to METHOD (a result, ack or none method), print the result as JSON, and shut it down",
 	example: `procwire call --data '{"a":1}' echo -- ./worker`,
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {
-		data := fs.String("data", "", "the request as JSON (MessagePack on the wire; null if absent)")
-		rawIn := fs.String("raw-in", "", "send the bytes of `FILE` (- for stdin) with the raw codec")
-		rawOut := fs.String("raw-out", "", "write the response bytes to `FILE` (- for stdout), raw codec")
+		rf := newRequestFlags(fs, withRequest|withRawOut, "write the response bytes to `FILE` (- for stdout), raw codec")
 		timeout := fs.Duration("timeout", 30*time.Second, "fail if no response within this long (0: none)")
-		verbose := fs.Bool("v", false, "show the parent's debug logs")
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			pos, worker, code, ok := parseArgs(e, fs, args, 1)
-			if !ok {
+			s, code := begin(e, fs, args, 1, rf, first, false)
+			if s == nil {
 				return code
 			}
-			method := pos[0]
-			in, err := request(e, *data, *rawIn)
-			if err != nil {
-				return fail(e, err)
-			}
-			m, err := start(e, worker, *verbose, map[string]parent.MethodSpec{method: spec(*rawIn != "", *rawOut != "", false)})
-			if err != nil {
-				return fail(e, err)
-			}
-			defer stop(m)
+			defer stop(s.m)
+			m, method, in, rawOut := s.m, s.pos[0], s.in, rf.rawOut
 			switch rt := m.Schema().Methods[method].Response; rt {
 			case protocol.ResponseNone:
 				if err := m.Notify(method, in); err != nil {

@@ -96,6 +96,82 @@ func spec(rawIn, rawOut, cancellable bool) parent.MethodSpec {
 	return s
 }
 
+// requestFlags are the flags of the commands that send a request. A nil
+// field is a flag the command does not have.
+type requestFlags struct {
+	data, rawIn, rawOut *string
+	verbose             *bool
+	// check, if set, vets the parsed flags: an error is a usage error.
+	check func() error
+}
+
+// Flag sets for newRequestFlags.
+const (
+	withRequest = 1 << iota // --data and --raw-in
+	withRawOut              // --raw-out
+)
+
+// newRequestFlags defines -v and the request flags in which on fs.
+func newRequestFlags(fs *flag.FlagSet, which int, rawOutUsage string) *requestFlags {
+	rf := &requestFlags{verbose: fs.Bool("v", false, "show the parent's debug logs")}
+	if which&withRequest != 0 {
+		rf.data = fs.String("data", "", "the request as JSON (MessagePack on the wire; null if absent)")
+		rf.rawIn = fs.String("raw-in", "", "send the bytes of `FILE` (- for stdin) with the raw codec")
+	}
+	if which&withRawOut != 0 {
+		rf.rawOut = fs.String("raw-out", "", rawOutUsage)
+	}
+	return rf
+}
+
+func (rf *requestFlags) raw(f *string) bool { return f != nil && *f != "" }
+
+// session is a started worker and what a command sends it.
+type session struct {
+	m   *parent.Module
+	pos []string // the positional arguments before --
+	in  any      // the request
+}
+
+// begin parses the command line (want positional arguments, then
+// -- WORKER ARGS...), reads the request, and starts the worker with the
+// methods that declare(pos) returns (nil: none). Without a session it
+// returns the exit status; otherwise the caller stops s.m.
+func begin(e *env, fs *flag.FlagSet, args []string, want int, rf *requestFlags, declare func(pos []string, spec parent.MethodSpec) map[string]parent.MethodSpec, stream bool) (*session, int) {
+	pos, worker, code, ok := parseArgs(e, fs, args, want)
+	if !ok {
+		return nil, code
+	}
+	if rf.check != nil {
+		if err := rf.check(); err != nil {
+			fmt.Fprintf(e.stderr, "procwire: %v\n", err)
+			return nil, exitUsage
+		}
+	}
+	s := &session{pos: pos}
+	if rf.data != nil {
+		var err error
+		if s.in, err = request(e, *rf.data, *rf.rawIn); err != nil {
+			return nil, fail(e, err)
+		}
+	}
+	var methods map[string]parent.MethodSpec
+	if declare != nil {
+		methods = declare(pos, spec(rf.raw(rf.rawIn), rf.raw(rf.rawOut), stream))
+	}
+	m, err := start(e, worker, *rf.verbose, methods)
+	if err != nil {
+		return nil, fail(e, err)
+	}
+	s.m = m
+	return s, exitOK
+}
+
+// first declares the method named by the first positional argument.
+func first(pos []string, spec parent.MethodSpec) map[string]parent.MethodSpec {
+	return map[string]parent.MethodSpec{pos[0]: spec}
+}
+
 // request is the request value of --data (JSON) or --raw-in (a file, "-"
 // for stdin).
 func request(e *env, data, rawIn string) (any, error) {

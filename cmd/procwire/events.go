@@ -19,22 +19,15 @@ var eventsCmd = &command{
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {
 		duration := fs.Duration("duration", 0, "stop after this long (0: until interrupted)")
 		call := fs.String("call", "", "call `METHOD` once the subscriptions are in place")
-		data := fs.String("data", "", "the request of --call as JSON")
-		verbose := fs.Bool("v", false, "show the parent's debug logs")
+		rf := newRequestFlags(fs, 0, "")
+		rf.data, rf.rawIn = fs.String("data", "", "the request of --call as JSON"), new(string)
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			_, worker, code, ok := parseArgs(e, fs, args, 0)
-			if !ok {
+			s, code := begin(e, fs, args, 0, rf, nil, false)
+			if s == nil {
 				return code
 			}
-			in, err := request(e, *data, "")
-			if err != nil {
-				return fail(e, err)
-			}
-			m, err := start(e, worker, *verbose, nil)
-			if err != nil {
-				return fail(e, err)
-			}
-			defer stop(m)
+			defer stop(s.m)
+			m, in := s.m, s.in
 			ctx := e.ctx
 			if *duration > 0 {
 				var cancel context.CancelFunc

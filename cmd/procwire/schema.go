@@ -12,18 +12,14 @@ var schemaCmd = &command{
 	summary: "Spawn the worker, print its $init schema (methods with id, response type and timeout; events) as indented JSON, and shut it down",
 	example: "procwire schema -- ./worker",
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {
-		verbose := fs.Bool("v", false, "show the parent's debug logs")
+		rf := newRequestFlags(fs, 0, "")
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			_, worker, code, ok := parseArgs(e, fs, args, 0)
-			if !ok {
+			s, code := begin(e, fs, args, 0, rf, nil, false)
+			if s == nil {
 				return code
 			}
-			m, err := start(e, worker, *verbose, nil)
-			if err != nil {
-				return fail(e, err)
-			}
-			defer stop(m)
-			b, err := json.MarshalIndent(m.Schema(), "", "  ")
+			defer stop(s.m)
+			b, err := json.MarshalIndent(s.m.Schema(), "", "  ")
 			if err != nil {
 				return fail(e, err)
 			}

@@ -18,25 +18,15 @@ var streamCmd = &command{
 	summary: "Spawn the worker, call the stream method METHOD and print each chunk as a line of JSON (or append the raw bytes to a file); Ctrl-C aborts the stream",
 	example: `procwire stream --data '{"n":5}' count -- ./worker`,
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {
-		data := fs.String("data", "", "the request as JSON (MessagePack on the wire; null if absent)")
-		rawIn := fs.String("raw-in", "", "send the bytes of `FILE` (- for stdin) with the raw codec")
-		rawOut := fs.String("raw-out", "", "write the chunks' bytes to `FILE` (- for stdout), raw codec")
-		verbose := fs.Bool("v", false, "show the parent's debug logs")
+		rf := newRequestFlags(fs, withRequest|withRawOut, "write the chunks' bytes to `FILE` (- for stdout), raw codec")
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			pos, worker, code, ok := parseArgs(e, fs, args, 1)
-			if !ok {
+			s, code := begin(e, fs, args, 1, rf, first, true)
+			if s == nil {
 				return code
 			}
-			method := pos[0]
-			in, err := request(e, *data, *rawIn)
-			if err != nil {
-				return fail(e, err)
-			}
-			m, err := start(e, worker, *verbose, map[string]parent.MethodSpec{method: spec(*rawIn != "", *rawOut != "", true)})
-			if err != nil {
-				return fail(e, err)
-			}
-			defer stop(m)
+			defer stop(s.m)
+			m, method, in, rawOut := s.m, s.pos[0], s.in, rf.rawOut
+			var err error
 			if rt := m.Schema().Methods[method].Response; rt != protocol.ResponseStream {
 				fmt.Fprintf(e.stderr, "procwire: %s is a %s method, not a stream: use \"procwire call\"\n", method, rt)
 				return exitUsage
