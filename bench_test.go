@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/wire"
 )
 
@@ -31,27 +32,9 @@ func benchWorker(b *testing.B, opts Options, build func(*Worker)) net.Conn {
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	w := NewWorker(opts)
 	build(w)
-	dir := b.TempDir()
-	ln, err := net.Listen("unix", dir+"/s")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	parent, err := net.Dial("unix", dir+"/s")
-	if err != nil {
-		b.Fatal(err)
-	}
+	wc, parent := testenv.SocketPair(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	wc := <-accepted
-	if wc == nil {
-		b.Fatal("accept failed")
-	}
 	go func() {
 		w.ServeConn(ctx, wc)
 		close(done)

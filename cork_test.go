@@ -5,12 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/wire"
 )
 
@@ -30,11 +30,11 @@ func (c *countingConn) Write(p []byte) (int, error) {
 // the worker sends them in far fewer writes than there are responses (they
 // are corked while more requests are buffered).
 func TestPipelinedResponsesLeaveTogether(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	const n = 200
 	w := NewWorker(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	Handle(w, "echo", func(ctx context.Context, in []byte) ([]byte, error) { return in, nil }, MethodOptions{Codec: codec.Raw})
-	server, client := unixPair(t)
+	server, client := testenv.SocketPair(t)
 	cc := &countingConn{Conn: server}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -70,32 +70,4 @@ func TestPipelinedResponsesLeaveTogether(t *testing.T) {
 	if got := cc.writes.Load(); got > n/4 {
 		t.Errorf("%d responses took %d writes; pipelined responses should be combined", n, got)
 	}
-}
-
-// unixPair returns the two ends of a Unix socket connection.
-func unixPair(t *testing.T) (net.Conn, net.Conn) {
-	t.Helper()
-	if runtime.GOOS == "windows" {
-		t.Skip("Unix socket pairs are a Unix test (Wine has no AF_UNIX)")
-	}
-	ln, err := net.Listen("unix", t.TempDir()+"/s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		ch <- c
-	}()
-	a, err := net.Dial("unix", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-ch
-	if b == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return b, a
 }

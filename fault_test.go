@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/wire"
 )
 
 // The parent vanishes (stdin and socket gone at once) while a request and a
 // stream are in flight: Run returns promptly and no goroutine survives.
 func TestParentVanishesMidStream(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	started := make(chan struct{}, 2)
 	p := startWorker(t, Options{}, func(w *Worker) {
 		HandleStream(w, "forever", func(ctx context.Context, in any, out *Stream[[]byte]) error {
@@ -53,7 +54,7 @@ func TestParentVanishesMidStream(t *testing.T) {
 // A handler that ignores its context cannot hold shutdown beyond
 // ShutdownTimeout; abort and other requests keep working meanwhile.
 func TestHandlerThatNeverReturns(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	release := make(chan struct{})
 	var ran atomic.Int32
 	p := startWorker(t, Options{ShutdownTimeout: 300 * time.Millisecond}, func(w *Worker) {
@@ -87,7 +88,7 @@ func TestHandlerThatNeverReturns(t *testing.T) {
 // A burst of 10 000 requests with MaxConcurrentHandlers = 8: every request
 // is answered, none dropped, and the goroutine count stays bounded.
 func TestBurstWithBoundedConcurrency(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	base := runtime.NumGoroutine()
 	var peak atomic.Int64
 	p := startWorker(t, Options{MaxConcurrentHandlers: 8, MaxQueuedRequests: 64}, func(w *Worker) {
@@ -122,10 +123,10 @@ func TestBurstWithBoundedConcurrency(t *testing.T) {
 
 // The socket directory is unusable: $error on stdout, Run fails.
 func TestSocketDirectoryChecks(t *testing.T) {
-	if !socketFiles {
+	if !testenv.SocketFiles {
 		t.Skip("named pipes have no directory")
 	}
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	file := t.TempDir() + "/file"
 	os.WriteFile(file, nil, 0o600)
 	open := t.TempDir()

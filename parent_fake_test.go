@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"github.com/procwire/procwire-go/protocol"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/internal/testenv"
+	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
 
@@ -28,27 +29,9 @@ type fakeParent struct {
 	outPipe *io.PipeReader
 	runErr  chan error
 	init    protocol.Init
-	logs    *logBuffer
+	logs    *testenv.Buffer
 	cancel  context.CancelFunc
 	once    sync.Once
-}
-
-// logBuffer collects the worker's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startWorker runs w (built by build with the given options) with pipes for
@@ -57,7 +40,7 @@ func startWorker(t *testing.T, opts Options, build func(w *Worker)) *fakeParent 
 	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	logs := &logBuffer{}
+	logs := new(testenv.Buffer)
 	opts.Stdin, opts.Stdout = inR, outW
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts.errorLinger = 10 * time.Millisecond
@@ -78,14 +61,7 @@ func startWorker(t *testing.T, opts Options, build func(w *Worker)) *fakeParent 
 			t.Logf("worker log:\n%s", logs.String())
 		}
 	})
-	line := p.readLine(5 * time.Second)
-	msg, err := protocol.ParseMessage([]byte(line))
-	if err != nil || msg.Method != protocol.MethodInit {
-		t.Fatalf("first stdout line is not $init: %q (%v)", line, err)
-	}
-	if p.init, err = protocol.ParseInit(msg.Params); err != nil {
-		t.Fatalf("$init: %v", err)
-	}
+	p.init = testenv.ReadInit(t, p.stdout, 5*time.Second)
 	return p
 }
 
@@ -151,7 +127,7 @@ type conn struct {
 
 func (p *fakeParent) dial() *conn {
 	p.t.Helper()
-	nc, err := dialPipe(p.init.Pipe)
+	nc, err := testenv.Dial(p.init.Pipe)
 	if err != nil {
 		p.t.Fatalf("dial %s: %v", p.init.Pipe, err)
 	}
@@ -170,7 +146,7 @@ func (p *fakeParent) methodID(name string) uint16 {
 
 func (c *conn) send(method uint16, id uint32, payload []byte) {
 	c.t.Helper()
-	if _, _, err := c.w.WriteFrame(wire.Header{Method: method, RequestID: id}, payload); err != nil {
+	if _, err := c.w.WriteFrame(wire.Header{Method: method, RequestID: id}, payload); err != nil {
 		c.t.Fatalf("send: %v", err)
 	}
 }

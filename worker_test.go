@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/procwire/procwire-go/protocol"
 	"io"
 	"log/slog"
 	"os"
@@ -15,21 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/internal/testenv"
+	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
-
-// leakCheck fails the test if a goroutine started during it outlives it.
-// Register it first so that it runs after every other cleanup.
-func leakCheck(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
-	// go-winio serves every overlapped handle of the process from one
-	// goroutine that it starts once and never stops.
-	winio := goleak.IgnoreAnyFunction("github.com/Microsoft/go-winio.ioCompletionProcessor")
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore, winio) })
-}
 
 type echoMsg struct {
 	S string `msgpack:"s"`
@@ -65,7 +54,7 @@ func basicWorker(w *Worker) {
 }
 
 func TestInitAnnouncesSchema(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p := startWorker(t, Options{}, func(w *Worker) {
 		Handle(w, "a", func(ctx context.Context, in any) (any, error) { return nil, nil })
 		HandleStream(w, "b", func(ctx context.Context, in any, out *Stream[int]) error { return nil })
@@ -94,7 +83,7 @@ func TestInitAnnouncesSchema(t *testing.T) {
 	if !strings.Contains(p.init.Pipe, "procwire-") {
 		t.Errorf("pipe path %q", p.init.Pipe)
 	}
-	if !socketFiles {
+	if !testenv.SocketFiles {
 		return
 	}
 	fi, err := os.Stat(p.init.Pipe)
@@ -110,7 +99,7 @@ func TestInitAnnouncesSchema(t *testing.T) {
 }
 
 func TestInitEventsIsAnObjectWithoutEvents(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	w := NewWorker(Options{})
 	msg, err := protocol.InitLine(protocol.Init{Pipe: "/x", Schema: w.Schema()})
 	if err != nil {
@@ -122,7 +111,7 @@ func TestInitEventsIsAnObjectWithoutEvents(t *testing.T) {
 }
 
 func TestRequestsAndResponses(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p := startWorker(t, Options{}, basicWorker)
 	c := p.dial()
 
@@ -246,7 +235,7 @@ func TestRequestsAndResponses(t *testing.T) {
 }
 
 func TestUnknownMethodID(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p := startWorker(t, Options{}, basicWorker)
 	c := p.dial()
 	c.sendValue(999, 5, nil)
@@ -266,7 +255,7 @@ func TestUnknownMethodID(t *testing.T) {
 }
 
 func TestNotifyIsNeverAnswered(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	got := make(chan any, 2)
 	p := startWorker(t, Options{}, func(w *Worker) {
 		HandleNotify(w, "note", func(ctx context.Context, in any) error { got <- in; return errors.New("ignored") })
@@ -289,7 +278,7 @@ func TestNotifyIsNeverAnswered(t *testing.T) {
 }
 
 func TestEvents(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	var ev *Event[map[string]int]
 	var early error
 	p := startWorker(t, Options{}, func(w *Worker) {
@@ -325,7 +314,7 @@ func TestEvents(t *testing.T) {
 }
 
 func TestAbort(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	causes := make(chan error, 1)
 	p := startWorker(t, Options{}, func(w *Worker) {
 		basicWorker(w)
@@ -356,7 +345,7 @@ func TestAbort(t *testing.T) {
 }
 
 func TestAbortRacingResponses(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p := startWorker(t, Options{}, basicWorker)
 	c := p.dial()
 	const n = 10000
@@ -402,7 +391,7 @@ func TestAbortRacingResponses(t *testing.T) {
 }
 
 func TestBoundedConcurrency(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	var running, peak atomic.Int32
 	p := startWorker(t, Options{MaxConcurrentHandlers: 3, MaxQueuedRequests: 5}, func(w *Worker) {
 		Handle(w, "work", func(ctx context.Context, in int) (int, error) {
@@ -439,7 +428,7 @@ func TestBoundedConcurrency(t *testing.T) {
 }
 
 func TestPingAnsweredWhileDataPlaneIsBlocked(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p := startWorker(t, Options{}, func(w *Worker) {
 		HandleStream(w, "flood", func(ctx context.Context, in any, out *Stream[[]byte]) error {
 			buf := make([]byte, 1<<20)
@@ -469,7 +458,7 @@ func TestPingAnsweredWhileDataPlaneIsBlocked(t *testing.T) {
 }
 
 func TestGarbageControlLinesAreIgnored(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p := startWorker(t, Options{}, basicWorker)
 	for _, line := range []string{
 		"", "not json", "{", "[1,2]", `{"method":"$unknown"}`, `{"method":42}`, ` {"method":"$shutdown"}x`,
@@ -506,7 +495,7 @@ func blockedHandler(t *testing.T) (*fakeParent, *conn, <-chan error) {
 }
 
 func TestShutdown(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p, c, causes := blockedHandler(t)
 	start := time.Now()
 	p.control(`{"jsonrpc":"2.0","method":"$shutdown","params":{}}`)
@@ -520,25 +509,25 @@ func TestShutdown(t *testing.T) {
 		t.Errorf("handler cause = %v, want ErrShutdown", err)
 	}
 	c.expectClosed(time.Second)
-	if _, err := os.Stat(p.init.Pipe); socketFiles && !os.IsNotExist(err) {
+	if _, err := os.Stat(p.init.Pipe); testenv.SocketFiles && !os.IsNotExist(err) {
 		t.Errorf("socket file still exists: %v", err)
 	}
 }
 
 func TestStdinEOFBeforeConnectionEndsTheWorker(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p := startWorker(t, Options{}, basicWorker)
 	p.stdin.Close()
 	if err := p.waitRun(2 * time.Second); err != nil {
 		t.Errorf("Run = %v, want nil", err)
 	}
-	if _, err := os.Stat(p.init.Pipe); socketFiles && !os.IsNotExist(err) {
+	if _, err := os.Stat(p.init.Pipe); testenv.SocketFiles && !os.IsNotExist(err) {
 		t.Errorf("socket file still exists after exit: %v", err)
 	}
 }
 
 func TestContextCancelEndsRun(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p := startWorker(t, Options{}, basicWorker)
 	p.dial()
 	p.cancel()
@@ -548,7 +537,7 @@ func TestContextCancelEndsRun(t *testing.T) {
 }
 
 func TestParentDisconnectCancelsHandlersAndEndsRun(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p, c, causes := blockedHandler(t)
 	c.nc.Close()
 	err := p.waitRun(2 * time.Second)
@@ -575,7 +564,7 @@ func TestProtocolViolationsCloseTheConnection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			leakCheck(t)
+			testenv.VerifyNoLeaks(t)
 			p := startWorker(t, Options{MaxPayloadSize: 4096}, basicWorker)
 			c := p.dial()
 			var before runtime.MemStats
@@ -600,7 +589,7 @@ func TestProtocolViolationsCloseTheConnection(t *testing.T) {
 }
 
 func TestHugeDeclaredPayloadCostsNothingUntilSent(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p := startWorker(t, Options{}, basicWorker)
 	c := p.dial()
 	var before runtime.MemStats
@@ -623,7 +612,7 @@ func TestHugeDeclaredPayloadCostsNothingUntilSent(t *testing.T) {
 func TestTruncatedFrames(t *testing.T) {
 	for _, n := range []int{1, 5, 10, 11, 15} {
 		t.Run(strings.Repeat("x", 0)+string(rune('0'+n%10))+"bytes", func(t *testing.T) {
-			leakCheck(t)
+			testenv.VerifyNoLeaks(t)
 			p := startWorker(t, Options{}, basicWorker)
 			c := p.dial()
 			frame := wire.Header{Method: p.methodID("raw"), RequestID: 1, Length: 8}.Append(nil)
@@ -638,12 +627,12 @@ func TestTruncatedFrames(t *testing.T) {
 }
 
 func TestOnlyOneConnectionIsAdopted(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p := startWorker(t, Options{}, basicWorker)
 	c := p.dial()
 	c.sendValue(p.methodID("echo"), 1, "first")
 	c.recv(2 * time.Second)
-	if nc, err := dialPipe(p.init.Pipe); err == nil {
+	if nc, err := testenv.Dial(p.init.Pipe); err == nil {
 		nc.Close()
 		t.Fatal("a second connection was accepted")
 	}
@@ -654,7 +643,7 @@ func TestOnlyOneConnectionIsAdopted(t *testing.T) {
 }
 
 func TestStrayAuthFrameAfterAdoptionIsIgnored(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p := startWorker(t, Options{}, basicWorker)
 	c := p.dial()
 	c.send(wire.MethodAuth, 0, []byte("whatever"))
@@ -687,7 +676,7 @@ func TestAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			leakCheck(t)
+			testenv.VerifyNoLeaks(t)
 			var calls atomic.Int32
 			p := startWorker(t, Options{Token: token}, func(w *Worker) {
 				HandleStream(w, "count", func(ctx context.Context, in any, out *Stream[int]) error {
@@ -719,7 +708,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestBackpressureTimeout(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	results := make(chan error, 1)
 	p := startWorker(t, Options{BackpressureTimeout: 100 * time.Millisecond}, func(w *Worker) {
 		HandleStream(w, "flood", func(ctx context.Context, in any, out *Stream[[]byte]) error {
@@ -775,10 +764,10 @@ func TestBackpressureTimeout(t *testing.T) {
 }
 
 func TestSocketDirectoryErrorSendsError(t *testing.T) {
-	if !socketFiles {
+	if !testenv.SocketFiles {
 		t.Skip("named pipes have no directory")
 	}
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	inR, inW := io.Pipe()
 	defer inW.Close()
 	outR, outW := io.Pipe()
@@ -826,7 +815,7 @@ func TestRegistrationMistakesPanic(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p := startWorker(t, Options{LogRequests: true}, basicWorker)
 	c := p.dial()
 	c.sendValue(p.methodID("echo"), 1, "a")
@@ -879,7 +868,7 @@ func TestStats(t *testing.T) {
 // A handler that blocks on the reading goroutine loses the reading role to
 // the watchdog, also when the watchdog was parked after idling.
 func TestBlockingHandlerDoesNotStopReading(t *testing.T) {
-	leakCheck(t)
+	testenv.VerifyNoLeaks(t)
 	p := startWorker(t, Options{}, basicWorker)
 	c := p.dial()
 	for _, idle := range []time.Duration{0, 400 * time.Millisecond} {

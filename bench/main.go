@@ -24,7 +24,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/procwire/procwire-go/interop"
+	"github.com/procwire/procwire-go/internal/testenv"
 )
 
 // Result is one benchmark run of one implementation (interop/bench.mjs).
@@ -69,7 +69,8 @@ func main() {
 	}
 	reps := flag.Int("reps", 3, "repetitions of each implementation, interleaved")
 	quick := flag.Bool("quick", false, "shorter scenarios (for CI smoke runs)")
-	outDir := flag.String("out", filepath.Join(interop.Dir(), "..", "bench", "out"), "directory for results.json and throughput.svg")
+	outDir := flag.String("out", filepath.Join(testenv.InteropDir(), "..", "bench", "out"), "directory for results.json and throughput.svg")
+	baseline := flag.String("baseline", "", "also run the conformance worker binary at `PATH` (built from an earlier commit), interleaved, and compare Go with it")
 	render := flag.String("render", "", "print the table and redraw the chart of a saved results.json, without running anything")
 	flag.Parse()
 	log.SetFlags(0)
@@ -91,7 +92,7 @@ func main() {
 		return
 	}
 
-	node, err := interop.NodePath()
+	node, err := testenv.NodePath()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -100,18 +101,21 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
-	goWorker, err := interop.BuildWorker("./examples/conformance", tmp)
+	goWorker, err := testenv.BuildWorker("./examples/conformance", tmp)
 	if err != nil {
 		log.Fatal(err)
 	}
-	nullWorker, err := interop.BuildWorker("./bench/nullworker", tmp)
+	nullWorker, err := testenv.BuildWorker("./bench/nullworker", tmp)
 	if err != nil {
 		log.Fatal(err)
 	}
 	impls := []impl{
 		{Name: "null", Cmd: nullWorker},
 		{Name: "go", Cmd: goWorker},
-		{Name: "node", Cmd: node, Args: []string{filepath.Join(interop.Dir(), "bench-node-worker.mjs")}},
+		{Name: "node", Cmd: node, Args: []string{filepath.Join(testenv.InteropDir(), "bench-node-worker.mjs")}},
+	}
+	if *baseline != "" {
+		impls = append(impls, impl{Name: "base", Cmd: *baseline})
 	}
 
 	rep := Report{
@@ -160,13 +164,13 @@ func main() {
 
 // runOne runs interop/bench.mjs against one implementation.
 func runOne(im impl, quick bool) (Result, error) {
-	node, _ := interop.NodePath()
-	args := []string{filepath.Join(interop.Dir(), "bench.mjs")}
+	node, _ := testenv.NodePath()
+	args := []string{filepath.Join(testenv.InteropDir(), "bench.mjs")}
 	if quick {
 		args = append(args, "quick")
 	}
 	cmd := exec.Command(node, args...)
-	cmd.Dir = interop.Dir()
+	cmd.Dir = testenv.InteropDir()
 	wargs, _ := json.Marshal(im.Args)
 	cmd.Env = append(os.Environ(), "PROCWIRE_WORKER="+im.Cmd, "PROCWIRE_WORKER_ARGS="+string(wargs))
 	cmd.Stderr = os.Stderr
@@ -240,6 +244,19 @@ func printTable(w *os.File, rep Report) {
 	row("idle RSS (MiB) ↓", "MiB", n.IdleRSSBytes, g.IdleRSSBytes, o.IdleRSSBytes, true)
 	row("spawn to ready (ms, parent waits 100)", "", n.SpawnMs, g.SpawnMs, o.SpawnMs, true)
 	row("manager.shutdown() (ms) ↓", "", n.ShutdownMs, g.ShutdownMs, o.ShutdownMs, true)
+	if b, ok := rep.Medians["base"]; ok {
+		fmt.Fprintf(w, "\nAgainst the baseline worker (-baseline), same run:\n\n%-36s %12s %12s %10s\n", "scenario", "baseline", "Go", "Go/base")
+		cmp := func(name string, bv, gv float64) {
+			fmt.Fprintf(w, "%-36s %12s %12s %9.2fx\n", name, num(bv, ""), num(gv, ""), gv/bv)
+		}
+		cmp("small echo round trip p50 (µs) ↓", b.SeqP50us, g.SeqP50us)
+		cmp("small echo round trip p99 (µs) ↓", b.SeqP99us, g.SeqP99us)
+		cmp("small echo, 64 in flight (req/s) ↑", b.Inflight64Rps, g.Inflight64Rps)
+		cmp("64 MiB raw echo (MB/s both ways) ↑", b.Echo64MiBMBps, g.Echo64MiBMBps)
+		cmp("stream 256 × 1 MiB raw (MB/s) ↑", b.Stream256MBps, g.Stream256MBps)
+		cmp("peak RSS during 64 MiB echo (MiB) ↓", b.Echo64MiBPeakRSSBytes/(1<<20), g.Echo64MiBPeakRSSBytes/(1<<20))
+		cmp("idle RSS (MiB) ↓", b.IdleRSSBytes/(1<<20), g.IdleRSSBytes/(1<<20))
+	}
 	fmt.Fprintf(w, "\nraw Unix socket, two Go processes, no parent: pump of 1 MiB frames %.0f MB/s; ping-pong p50 %.1f µs\n", rep.RawMBps, rep.RawP50us)
 }
 

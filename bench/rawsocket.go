@@ -57,7 +57,7 @@ func rawSocket(quick bool) (pumpMBps, pingP50us float64, err error) {
 	var scratch []byte
 	for i := 0; i < pings+1000; i++ {
 		start := time.Now()
-		if _, _, err := w.WriteFrame(wire.Header{Method: 1, RequestID: uint32(i + 1)}, payload); err != nil {
+		if _, err := w.WriteFrame(wire.Header{Method: 1, RequestID: uint32(i + 1)}, payload); err != nil {
 			return 0, 0, err
 		}
 		if _, _, scratch, err = r.Next(scratch); err != nil {
@@ -73,7 +73,7 @@ func rawSocket(quick bool) (pumpMBps, pingP50us float64, err error) {
 	var count [4]byte
 	binary.BigEndian.PutUint32(count[:], uint32(frames))
 	start := time.Now()
-	if _, _, err := w.WriteFrame(wire.Header{Method: 2, RequestID: 1}, count[:]); err != nil {
+	if _, err := w.WriteFrame(wire.Header{Method: 2, RequestID: 1}, count[:]); err != nil {
 		return 0, 0, err
 	}
 	var total int

@@ -81,8 +81,7 @@ func TestDecodeCopiesABinOnce(t *testing.T) {
 	payload, _ := MsgPack.Marshal(bytes.Repeat([]byte{7}, 1<<20))
 	var v []byte
 	MsgPack.Unmarshal(payload, &v) // warm the pools
-	var stats testing.BenchmarkResult
-	stats = testing.Benchmark(func(b *testing.B) {
+	stats := testing.Benchmark(func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			var v []byte

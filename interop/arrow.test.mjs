@@ -5,29 +5,18 @@
 // directly: PROCWIRE_WORKER=path node --test arrow.test.mjs
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ModuleManager, Module } from "@procwire/core";
 import { arrowCodec } from "@procwire/codecs/arrow";
 import { Table, vectorFromArray, Float64, Int32, Utf8 } from "apache-arrow";
-import { WORKER, WORKER_ARGS } from "./harness.mjs";
+import { workerModule, withModule } from "./harness.mjs";
 
 /** Spawns the worker with the Arrow methods declared, runs fn, shuts down. */
-async function withWorker(fn) {
-  if (!WORKER) {
-    throw new Error("PROCWIRE_WORKER must name the worker executable");
-  }
-  const mod = new Module("arrow")
-    .executable(WORKER, WORKER_ARGS)
-    .method("sumArrow", { codec: arrowCodec })
-    .method("batchesArrow", { response: "stream", codec: arrowCodec })
-    .spawnPolicy({ maxRetries: 0 });
-  const manager = new ModuleManager();
-  manager.register(mod);
-  try {
-    await manager.spawn();
-    await fn(mod);
-  } finally {
-    await manager.shutdown();
-  }
+function withWorker(fn) {
+  return withModule(
+    workerModule("arrow")
+      .method("sumArrow", { codec: arrowCodec })
+      .method("batchesArrow", { response: "stream", codec: arrowCodec }),
+    fn,
+  );
 }
 
 /** A table with a Float64 column x (with nulls), an Int32 and a Utf8 column. */

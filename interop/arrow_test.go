@@ -4,11 +4,4 @@ import "testing"
 
 // TestArrow drives the Arrow methods of the Go conformance worker with the
 // real @procwire/core 1.5.0 parent and @procwire/codecs' arrowCodec.
-func TestArrow(t *testing.T) {
-	requireNode(t)
-	worker, err := BuildWorker("./examples/conformance", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runSuite(t, "arrow.test.mjs", "PROCWIRE_WORKER="+worker)
-}
+func TestArrow(t *testing.T) { conformanceSuite(t, "arrow.test.mjs") }

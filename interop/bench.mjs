@@ -4,9 +4,9 @@
 //   PROCWIRE_WORKER=path [PROCWIRE_WORKER_ARGS='["x.mjs"]'] node bench.mjs [quick]
 // It prints one JSON object on stdout; progress goes to stderr.
 import { readFileSync } from "node:fs";
-import { ModuleManager, Module } from "@procwire/core";
+import { ModuleManager } from "@procwire/core";
 import { rawCodec } from "@procwire/codecs";
-import { WORKER, WORKER_ARGS, blobRequest, sleep } from "./harness.mjs";
+import { workerModule, blobRequest, sleep } from "./harness.mjs";
 
 const quick = process.argv.includes("quick");
 const log = (...a) => process.stderr.write(a.join(" ") + "\n");
@@ -31,8 +31,7 @@ const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 
-const mod = new Module("bench")
-  .executable(WORKER, WORKER_ARGS)
+const mod = workerModule("bench")
   .method("echo")
   .method("echoRaw", { codec: rawCodec })
   .method("blob", { response: "stream", codec: rawCodec })

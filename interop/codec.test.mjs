@@ -4,10 +4,10 @@
 // get back exactly what its own codec gives for the value (same numbers,
 // a Buffer for a Buffer or a Uint8Array, a Date for a Date, {} for a Map).
 // Run through `go test ./interop/` (TestCodecs).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { msgpackCodec } from "@procwire/codecs";
-import { spawnConformance } from "./harness.mjs";
+import { sharedConformance } from "./harness.mjs";
 import { vectors, tag } from "./gen-msgpack-vectors.mjs";
 
 // sorted orders object keys: a Go map has no order (a struct keeps its
@@ -18,13 +18,7 @@ function sorted(t) {
   return t;
 }
 
-let shared;
-before(async () => {
-  shared = await spawnConformance();
-});
-after(async () => {
-  await shared?.manager.shutdown();
-});
+const shared = sharedConformance();
 
 test("every vector value crosses Go and back as the same JS value", async () => {
   const all = vectors();

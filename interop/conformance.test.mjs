@@ -2,23 +2,17 @@
 // worker named by PROCWIRE_WORKER through every behaviour of the contract.
 // Run through `go test ./interop/` (which builds the Go conformance worker),
 // or directly: PROCWIRE_WORKER=path node --test conformance.test.mjs
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import {
-  spawnConformance, conformanceModule, blobRequest, sleep, alive, waitFor, collectEvents,
+  sharedConformance, spawnConformance, workerModule, blobRequest, sleep, alive, waitFor, collectEvents,
 } from "./harness.mjs";
-import { ModuleManager, Module } from "@procwire/core";
+import { ModuleManager } from "@procwire/core";
 
-let shared;
-before(async () => {
-  shared = await spawnConformance();
-});
-after(async () => {
-  await shared?.manager.shutdown();
-});
+const shared = sharedConformance();
 
 test("echo returns msgpack values unchanged", async () => {
   const values = [
@@ -281,13 +275,13 @@ test("manager.shutdown() returns in < 500 ms and the worker is gone", async () =
 });
 
 test("schema mismatches are rejected by the parent with a clear error", async () => {
-  const mod = new Module("mismatch").executable(conformanceModule().executableConfig.command, [])
+  const mod = workerModule("mismatch")
     .method("echo", { response: "stream" }).spawnPolicy({ maxRetries: 0 });
   const manager = new ModuleManager();
   manager.on("error", () => {});
   manager.register(mod);
   await assert.rejects(manager.spawn(), /response type mismatch/);
-  const missing = new Module("missing").executable(conformanceModule().executableConfig.command, [])
+  const missing = workerModule("missing")
     .method("nope").spawnPolicy({ maxRetries: 0 });
   manager.register(missing);
   await assert.rejects(manager.spawn("missing"), /did not register expected method "nope"/);

@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ModuleManager, Module } from "@procwire/core";
+import { Module } from "@procwire/core";
 import { rawCodec } from "@procwire/codecs";
-import { sleep, waitFor } from "./harness.mjs";
+import { sleep, waitFor, withModule } from "./harness.mjs";
 
 const exe = (name) => {
   const p = process.env[`PROCWIRE_EXAMPLE_${name.toUpperCase()}`];
@@ -15,25 +15,14 @@ const exe = (name) => {
   return p;
 };
 
-async function run(mod, fn) {
-  const manager = new ModuleManager();
-  manager.register(mod.spawnPolicy({ maxRetries: 0 }));
-  await manager.spawn();
-  try {
-    await fn(mod);
-  } finally {
-    await manager.shutdown();
-  }
-}
-
 test("echo: echo and shout", () =>
-  run(new Module("echo").executable(exe("echo")).method("echo").method("shout"), async (m) => {
+  withModule(new Module("echo").executable(exe("echo")).method("echo").method("shout"), async (m) => {
     assert.deepStrictEqual(await m.send("echo", [1, { a: "b" }]), [1, { a: "b" }]);
     assert.deepStrictEqual(await m.send("shout", { text: "hello" }), { text: "HELLO", length: 5 });
   }));
 
 test("stream: lines and a file in raw chunks", () =>
-  run(new Module("stream").executable(exe("stream"))
+  withModule(new Module("stream").executable(exe("stream"))
     .method("lines", { response: "stream" })
     .method("file", { response: "stream", codec: rawCodec }), async (m) => {
     const lines = [];
@@ -54,7 +43,7 @@ test("stream: lines and a file in raw chunks", () =>
   }));
 
 test("events: progress, done and tick", () =>
-  run(new Module("events").executable(exe("events")).method("crunch").event("progress").event("done").event("tick"), async (m) => {
+  withModule(new Module("events").executable(exe("events")).method("crunch").event("progress").event("done").event("tick"), async (m) => {
     const progress = [];
     const done = [];
     const ticks = [];
@@ -70,7 +59,7 @@ test("events: progress, done and tick", () =>
   }));
 
 test("cancellation: aborting search cancels its context", () =>
-  run(new Module("cancel").executable(exe("cancellation")).method("search", { cancellable: true }).event("cancelled"), async (m) => {
+  withModule(new Module("cancel").executable(exe("cancellation")).method("search", { cancellable: true }).event("cancelled"), async (m) => {
     const got = [];
     m.onEvent("cancelled", (c) => got.push(c));
     const ac = new AbortController();

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -43,7 +42,7 @@ func TestPausedReaderDuring2GiBStream(t *testing.T) {
 	var req [8]byte
 	binary.BigEndian.PutUint32(req[0:], 2048)
 	binary.BigEndian.PutUint32(req[4:], 1<<20)
-	nc.Write(append(wire.Header{Method: p.id("blob"), RequestID: 1, Length: 8}.Append(nil), req[:]...))
+	nc.Write(append(wire.Header{Method: p.MethodID("blob"), RequestID: 1, Length: 8}.Append(nil), req[:]...))
 	r := wire.NewReader(nc, 0, 256<<10)
 	scratch := make([]byte, 1<<20)
 	next := 0
@@ -70,7 +69,7 @@ func TestPausedReaderDuring2GiBStream(t *testing.T) {
 	// Pause: no reads for 10 s. Ping every 100 ms; watch the RSS.
 	pongs := make(chan string, 1)
 	go func() {
-		br := bufio.NewReader(p.stdout)
+		br := p.Stdout
 		for {
 			line, err := br.ReadString('\n')
 			if err != nil {
@@ -84,7 +83,7 @@ func TestPausedReaderDuring2GiBStream(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		start := time.Now()
-		io.WriteString(p.stdin, `{"jsonrpc":"2.0","method":"$ping"}`+"\n")
+		io.WriteString(p.Stdin, `{"jsonrpc":"2.0","method":"$ping"}`+"\n")
 		select {
 		case line := <-pongs:
 			if !strings.Contains(line, "$pong") {
@@ -96,7 +95,7 @@ func TestPausedReaderDuring2GiBStream(t *testing.T) {
 		if d := time.Since(start); d > 200*time.Millisecond {
 			t.Errorf("$pong took %v", d)
 		}
-		maxRSS = max(maxRSS, rss(t, p.cmd.Process.Pid))
+		maxRSS = max(maxRSS, rss(t, p.Cmd.Process.Pid))
 		time.Sleep(100 * time.Millisecond)
 	}
 	if maxRSS >= 64<<20 {

@@ -1,6 +1,7 @@
 // Shared helpers for the interop suites: declare the conformance module on
 // the real @procwire/core parent exactly as the contract in
 // examples/conformance/README.md describes it.
+import { before, after } from "node:test";
 import { ModuleManager, Module } from "@procwire/core";
 import { rawCodec } from "@procwire/codecs";
 import { readFileSync } from "node:fs";
@@ -8,13 +9,17 @@ import { readFileSync } from "node:fs";
 export const WORKER = process.env.PROCWIRE_WORKER;
 export const WORKER_ARGS = JSON.parse(process.env.PROCWIRE_WORKER_ARGS || "[]");
 
-/** Declares every method and event of the conformance contract. */
-export function conformanceModule(name = "conformance") {
+/** A module running the worker named by PROCWIRE_WORKER, nothing declared. */
+export function workerModule(name) {
   if (!WORKER) {
     throw new Error("PROCWIRE_WORKER must name the worker executable");
   }
-  return new Module(name)
-    .executable(WORKER, WORKER_ARGS)
+  return new Module(name).executable(WORKER, WORKER_ARGS);
+}
+
+/** Declares every method and event of the conformance contract. */
+export function conformanceModule(name = "conformance") {
+  return workerModule(name)
     .method("echo")
     .method("echoRaw", { codec: rawCodec })
     .method("ack", { response: "ack" })
@@ -44,6 +49,35 @@ export async function spawnConformance(policy = {}, name = "conformance") {
   manager.register(mod);
   await manager.spawn();
   return { manager, mod, errors };
+}
+
+/**
+ * Spawns one conformance module for all the tests of a suite file (with
+ * node:test's before and after hooks). The returned object gets the
+ * fields of spawnConformance's result ({manager, mod, errors}) before the
+ * first test runs.
+ */
+export function sharedConformance() {
+  const shared = {};
+  before(async () => {
+    Object.assign(shared, await spawnConformance());
+  });
+  after(async () => {
+    await shared.manager?.shutdown();
+  });
+  return shared;
+}
+
+/** Spawns mod (no restarts) under a fresh manager, runs fn(mod), shuts down. */
+export async function withModule(mod, fn) {
+  const manager = new ModuleManager();
+  manager.register(mod.spawnPolicy({ maxRetries: 0 }));
+  try {
+    await manager.spawn();
+    return await fn(mod);
+  } finally {
+    await manager.shutdown();
+  }
 }
 
 export function blobRequest(count, size) {

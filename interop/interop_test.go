@@ -1,49 +1,29 @@
+// Package interop runs the Node interop suites: the real @procwire/core
+// parent (pinned in package.json, with its own Node 22 binary) drives the
+// Go workers of this module. The Node side lives in the .mjs files beside
+// this one; these tests build the workers (internal/testenv) and run the
+// suites.
 package interop
 
 import (
-	"bytes"
-	"os"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/procwire/procwire-go/internal/testenv"
 )
 
-// syncBuffer collects a suite's stdout and stderr, written concurrently.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// conformance is the Go conformance worker, the one most suites drive.
+const conformance = "./examples/conformance"
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// requireNode skips the test when the pinned Node is missing, except in CI
-// (CI=true), where a missing Node is a failure.
-func requireNode(t *testing.T) {
-	t.Helper()
-	if _, err := NodePath(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // runSuite runs a Node suite against a worker and reports each Node test as
-// a Go subtest.
+// a Go subtest. Its caller skips the test first if the pinned Node is
+// missing (testenv.Node), before building any worker.
 func runSuite(t *testing.T, file string, env ...string) {
 	t.Helper()
-	log := new(syncBuffer)
-	results, err := RunSuite(file, env, log)
+	log := new(testenv.Buffer)
+	results, err := testenv.RunSuite(file, env, log)
 	for _, r := range results {
 		t.Run(r.Name, func(t *testing.T) {
 			if !r.OK {
@@ -59,28 +39,23 @@ func runSuite(t *testing.T, file string, env ...string) {
 	}
 }
 
+// conformanceSuite runs a Node suite against the Go conformance worker.
+func conformanceSuite(t *testing.T, file string) {
+	t.Helper()
+	testenv.Node(t)
+	runSuite(t, file, "PROCWIRE_WORKER="+testenv.Worker(t, conformance))
+}
+
 // TestConformance drives the Go conformance worker with the real
 // @procwire/core 1.5.0 parent through the whole contract.
-func TestConformance(t *testing.T) {
-	requireNode(t)
-	worker, err := BuildWorker("./examples/conformance", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runSuite(t, "conformance.test.mjs", "PROCWIRE_WORKER="+worker)
-}
+func TestConformance(t *testing.T) { conformanceSuite(t, "conformance.test.mjs") }
 
 // TestExamples drives every example worker with the real parent.
 func TestExamples(t *testing.T) {
-	requireNode(t)
-	dir := t.TempDir()
+	testenv.Node(t)
 	var env []string
 	for _, name := range []string{"echo", "stream", "events", "cancellation"} {
-		exe, err := BuildWorker("./examples/"+name, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		env = append(env, "PROCWIRE_EXAMPLE_"+strings.ToUpper(name)+"="+exe)
+		env = append(env, "PROCWIRE_EXAMPLE_"+strings.ToUpper(name)+"="+testenv.Worker(t, "./examples/"+name))
 	}
 	runSuite(t, "examples.test.mjs", env...)
 }

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -11,120 +10,36 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/wire"
 )
 
-// rawParent spawns a worker process and impersonates its parent byte by
-// byte, for what the real parent never sends.
+// rawParent spawns the conformance worker and impersonates its parent
+// byte by byte, for what the real parent never sends.
 type rawParent struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout *bufio.Reader
-	stderr *syncBuffer
-	pipe   string
-	schema struct {
-		Methods map[string]struct {
-			ID uint16 `json:"id"`
-		} `json:"methods"`
-	}
-	exited chan error
-}
-
-var (
-	conformanceOnce sync.Once
-	conformanceExe  string
-	conformanceErr  error
-)
-
-func conformanceWorker(t *testing.T) string {
-	t.Helper()
-	conformanceOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "procwire-conf-")
-		if err != nil {
-			conformanceErr = err
-			return
-		}
-		conformanceExe, conformanceErr = BuildWorker("./examples/conformance", dir)
-	})
-	if conformanceErr != nil {
-		t.Fatal(conformanceErr)
-	}
-	return conformanceExe
+	*testenv.Process
+	t *testing.T
 }
 
 func spawnRaw(t *testing.T, env ...string) *rawParent {
 	t.Helper()
-	cmd := exec.Command(conformanceWorker(t))
-	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0 halt_on_error=1")
-	cmd.Env = append(cmd.Env, env...)
-	p := &rawParent{t: t, cmd: cmd, stderr: &syncBuffer{}, exited: make(chan error, 1)}
-	var err error
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.stdout = bufio.NewReader(out)
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("worker stderr:\n%s", p.stderr.String())
-		}
-	})
-	line, err := p.stdout.ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading $init: %v", err)
-	}
-	var msg struct {
-		Method string `json:"method"`
-		Params struct {
-			Pipe   string          `json:"pipe"`
-			Schema json.RawMessage `json:"schema"`
-		} `json:"params"`
-	}
-	if err := json.Unmarshal([]byte(line), &msg); err != nil || msg.Method != "$init" {
-		t.Fatalf("first line %q: %v", line, err)
-	}
-	p.pipe = msg.Params.Pipe
-	json.Unmarshal(msg.Params.Schema, &p.schema)
-	return p
+	cmd := exec.Command(testenv.Worker(t, conformance))
+	cmd.Env = testenv.WorkerEnv(env...)
+	return &rawParent{Process: testenv.Spawn(t, cmd), t: t}
 }
 
 func (p *rawParent) dial() net.Conn {
 	p.t.Helper()
-	nc, err := net.Dial("unix", p.pipe)
+	nc, err := testenv.Dial(p.Init.Pipe)
 	if err != nil {
 		p.t.Fatalf("dial: %v", err)
 	}
 	p.t.Cleanup(func() { nc.Close() })
 	return nc
-}
-
-func (p *rawParent) id(method string) uint16 { return p.schema.Methods[method].ID }
-
-// waitExit waits for the worker process to exit and returns its error.
-func (p *rawParent) waitExit(d time.Duration) error {
-	p.t.Helper()
-	select {
-	case err := <-p.exited:
-		return err
-	case <-time.After(d):
-		p.t.Fatalf("worker still running after %v", d)
-		return nil
-	}
 }
 
 func request(method uint16, id uint32, v any) []byte {
@@ -176,15 +91,15 @@ func TestRawParentViolations(t *testing.T) {
 			} else {
 				expectClosed(t, nc)
 			}
-			err := p.waitExit(3 * time.Second)
+			err := p.WaitExit(3 * time.Second)
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 				t.Errorf("exit = %v, want status 1", err)
 			}
-			if !strings.Contains(p.stderr.String(), tt.reason) {
-				t.Errorf("stderr does not say %q:\n%s", tt.reason, p.stderr.String())
+			if !strings.Contains(p.Stderr.String(), tt.reason) {
+				t.Errorf("stderr does not say %q:\n%s", tt.reason, p.Stderr.String())
 			}
-			if _, err := os.Stat(p.pipe); !os.IsNotExist(err) {
+			if _, err := os.Stat(p.Init.Pipe); !os.IsNotExist(err) {
 				t.Errorf("socket left behind")
 			}
 		})
@@ -194,13 +109,13 @@ func TestRawParentViolations(t *testing.T) {
 func TestRawParentSecondConnectionRefused(t *testing.T) {
 	p := spawnRaw(t)
 	nc := p.dial()
-	nc.Write(request(p.id("echo"), 1, "one"))
+	nc.Write(request(p.MethodID("echo"), 1, "one"))
 	readFrame(t, nc)
-	if c2, err := net.Dial("unix", p.pipe); err == nil {
+	if c2, err := testenv.Dial(p.Init.Pipe); err == nil {
 		c2.Close()
 		t.Fatal("second connection accepted")
 	}
-	nc.Write(request(p.id("echo"), 0xFFFFFFFF, "max id"))
+	nc.Write(request(p.MethodID("echo"), 0xFFFFFFFF, "max id"))
 	if h, pl := readFrame(t, nc); h.RequestID != 0xFFFFFFFF || h.Flags != wire.FlagsResult {
 		t.Fatalf("got %v %x", h, pl)
 	}
@@ -208,17 +123,17 @@ func TestRawParentSecondConnectionRefused(t *testing.T) {
 
 func TestRawParentGarbageControlLines(t *testing.T) {
 	p := spawnRaw(t)
-	io.WriteString(p.stdin, "hello\n{not json\n[1]\n{\"method\":\"$nothing\"}\n\x00\x01\n")
-	io.WriteString(p.stdin, `{"jsonrpc":"2.0","method":"$ping"}`+"\n")
-	line, err := p.stdout.ReadString('\n')
+	io.WriteString(p.Stdin, "hello\n{not json\n[1]\n{\"method\":\"$nothing\"}\n\x00\x01\n")
+	io.WriteString(p.Stdin, `{"jsonrpc":"2.0","method":"$ping"}`+"\n")
+	line, err := p.Stdout.ReadString('\n')
 	if err != nil || line != `{"jsonrpc":"2.0","method":"$pong"}`+"\n" {
 		t.Fatalf("after garbage, $ping answered with %q (%v)", line, err)
 	}
 	nc := p.dial()
-	nc.Write(request(p.id("echo"), 1, "ok"))
+	nc.Write(request(p.MethodID("echo"), 1, "ok"))
 	readFrame(t, nc)
-	p.stdin.Close() // end of input: the worker exits cleanly
-	if err := p.waitExit(2 * time.Second); err != nil {
+	p.Stdin.Close() // end of input: the worker exits cleanly
+	if err := p.WaitExit(2 * time.Second); err != nil {
 		t.Errorf("exit after stdin EOF = %v, want status 0", err)
 	}
 }
@@ -230,36 +145,45 @@ func TestRawParentBadToken(t *testing.T) {
 		return append(wire.Header{Method: wire.MethodAuth, Length: uint32(len(tok))}.Append(nil), tok...)
 	}
 	bad := p.dial()
-	bad.Write(append(auth(strings.Repeat("b", 64)), request(p.id("notify"), 0, "smuggled")...))
+	bad.Write(append(auth(strings.Repeat("b", 64)), request(p.MethodID("notify"), 0, "smuggled")...))
 	expectClosed(t, bad)
-	if strings.Contains(p.stderr.String(), token) {
+	if strings.Contains(p.Stderr.String(), token) {
 		t.Error("token logged")
 	}
 	good := p.dial()
-	good.Write(append(auth(token), request(p.id("echo"), 1, "in")...))
+	good.Write(append(auth(token), request(p.MethodID("echo"), 1, "in")...))
 	if h, _ := readFrame(t, good); h.RequestID != 1 {
 		t.Fatalf("got %v", h)
 	}
 	// The smuggled notify would have emitted a "notified" event first.
-	good.Write(request(p.id("echo"), 2, "again"))
+	good.Write(request(p.MethodID("echo"), 2, "again"))
 	if h, _ := readFrame(t, good); h.RequestID != 2 || h.Flags != wire.FlagsResult {
 		t.Fatalf("frames behind a bad AUTH were dispatched: got %v", h)
 	}
+}
+
+// runWithSocketDir runs cmd, the conformance worker, with dir as its socket
+// directory, where it cannot listen: it must exit with status 1. It
+// returns the worker's stdout.
+func runWithSocketDir(t *testing.T, cmd *exec.Cmd, dir string) []byte {
+	t.Helper()
+	cmd.Env = testenv.WorkerEnv("XDG_RUNTIME_DIR=" + dir)
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("%s: exit = %v, want status 1", dir, err)
+	}
+	return out
 }
 
 // A worker that cannot create its socket says so with $error on stdout and
 // exits with status 1.
 func TestRawParentUnusableSocketDirectory(t *testing.T) {
 	for _, dir := range []string{"/nonexistent/procwire", "/dev/null"} {
-		cmd := exec.Command(conformanceWorker(t))
-		cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+dir, "GORACE=atexit_sleep_ms=0")
-		var stderr syncBuffer
+		cmd := exec.Command(testenv.Worker(t, conformance))
+		var stderr testenv.Buffer
 		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Errorf("%s: exit = %v, want status 1", dir, err)
-		}
+		out := runWithSocketDir(t, cmd, dir)
 		var msg struct {
 			Method string `json:"method"`
 			Params struct {
@@ -285,7 +209,7 @@ func TestRawParentSocketDirectoryWithoutPermission(t *testing.T) {
 	bin := t.TempDir()
 	os.Chmod(bin, 0o755)
 	exe := filepath.Join(bin, "conformance")
-	data, err := os.ReadFile(conformanceWorker(t))
+	data, err := os.ReadFile(testenv.Worker(t, conformance))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,12 +222,7 @@ func TestRawParentSocketDirectoryWithoutPermission(t *testing.T) {
 	}
 	defer os.RemoveAll(private)
 	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", exe)
-	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+private, "GORACE=atexit_sleep_ms=0")
-	out, err := cmd.Output()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Errorf("exit = %v, want status 1", err)
-	}
+	out := runWithSocketDir(t, cmd, private)
 	if !strings.Contains(string(out), `"method":"$error"`) || !strings.Contains(string(out), "permission denied") {
 		t.Errorf("stdout = %q, want $error saying permission denied", out)
 	}
@@ -320,13 +239,8 @@ func TestRawParentSocketDirectoryFull(t *testing.T) {
 		t.Skipf("cannot mount a full tmpfs here: %v %s", err, out)
 	}
 	defer exec.Command("umount", dir).Run()
-	cmd := exec.Command(conformanceWorker(t))
-	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+dir, "GORACE=atexit_sleep_ms=0")
-	out, err := cmd.Output()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Errorf("exit = %v, want status 1", err)
-	}
+	cmd := exec.Command(testenv.Worker(t, conformance))
+	out := runWithSocketDir(t, cmd, dir)
 	if !strings.Contains(string(out), `"method":"$error"`) || !strings.Contains(string(out), "no space left") {
 		t.Errorf("stdout = %q, want $error saying no space left", out)
 	}

@@ -24,8 +24,7 @@ import (
 // BenchmarkSpawnToReady measures Start (spawn, $init, connect) of the Go
 // conformance worker under the Go parent; Shutdown is not timed.
 func BenchmarkSpawnToReady(b *testing.B) {
-	t := &testing.T{}
-	path := conformance(t)
+	path := conformance(b)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
@@ -45,7 +44,7 @@ func BenchmarkSpawnToReady(b *testing.B) {
 // BenchmarkRoundTrip measures a small msgpack echo through the Go parent
 // and the Go worker in another process.
 func BenchmarkRoundTrip(b *testing.B) {
-	m, err := parent.Start(context.Background(), "w", parent.Command{Path: conformance(&testing.T{})}, parent.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	m, err := parent.Start(context.Background(), "w", parent.Command{Path: conformance(b)}, parent.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -122,7 +121,7 @@ func rawPeer(mode string) {
 			}
 			scratch = s
 			h.Flags |= wire.FlagResponse
-			if _, _, err := w.WriteFrame(h, p); err != nil {
+			if _, err := w.WriteFrame(h, p); err != nil {
 				return
 			}
 		}
@@ -134,7 +133,7 @@ func rawPeer(mode string) {
 	}
 	buf := make([]byte, 1<<20)
 	for i := uint32(0); i < h.RequestID; i++ {
-		if _, _, err := w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagResponse | wire.FlagStream, RequestID: 1, Length: 1 << 20}, buf); err != nil {
+		if _, err := w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagResponse | wire.FlagStream, RequestID: 1, Length: 1 << 20}, buf); err != nil {
 			return
 		}
 	}
@@ -175,7 +174,7 @@ func BenchmarkRawPingPong(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := w.WriteFrame(wire.Header{Method: 1, RequestID: uint32(i + 1), Length: 100}, payload); err != nil {
+		if _, err := w.WriteFrame(wire.Header{Method: 1, RequestID: uint32(i + 1), Length: 100}, payload); err != nil {
 			b.Fatal(err)
 		}
 		_, _, s, err := r.Next(scratch)
@@ -195,7 +194,7 @@ func BenchmarkRawPump(b *testing.B) {
 	w := wire.NewWriter(nc)
 	b.SetBytes(1 << 20)
 	b.ResetTimer()
-	if _, _, err := w.WriteFrame(wire.Header{Method: 1, RequestID: uint32(b.N)}, nil); err != nil {
+	if _, err := w.WriteFrame(wire.Header{Method: 1, RequestID: uint32(b.N)}, nil); err != nil {
 		b.Fatal(err)
 	}
 	var scratch []byte
@@ -211,7 +210,7 @@ func BenchmarkRawPump(b *testing.B) {
 // BenchmarkRoundTripRaw is BenchmarkRoundTrip without codec work: 100 raw
 // bytes through echoRaw.
 func BenchmarkRoundTripRaw(b *testing.B) {
-	m, err := parent.Start(context.Background(), "w", parent.Command{Path: conformance(&testing.T{})}, parent.Options{
+	m, err := parent.Start(context.Background(), "w", parent.Command{Path: conformance(b)}, parent.Options{
 		Methods: map[string]parent.MethodSpec{"echoRaw": {Codec: codec.Raw}},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -248,7 +247,7 @@ func BenchmarkConnRawPeer(b *testing.B) {
 // BenchmarkWorkerRawClient is the Go worker's own cost: a raw client
 // (no parent SDK) calling echoRaw of the conformance worker.
 func BenchmarkWorkerRawClient(b *testing.B) {
-	cmd := exec.Command(conformance(&testing.T{}))
+	cmd := exec.Command(conformance(b))
 	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -282,7 +281,7 @@ func BenchmarkWorkerRawClient(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := w.WriteFrame(wire.Header{Method: id, RequestID: uint32(i + 1), Length: 100}, payload); err != nil {
+		if _, err := w.WriteFrame(wire.Header{Method: id, RequestID: uint32(i + 1), Length: 100}, payload); err != nil {
 			b.Fatal(err)
 		}
 		_, _, s, err := r.Next(scratch)

@@ -1,117 +1,54 @@
 package parent
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"iter"
-	"math/bits"
+	"io"
 	"net"
 	"sync"
-	"sync/atomic"
-	"time"
 
-	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
 
 // ErrClosed is returned by calls on a connection that is gone (closed,
-// lost, or the worker exited).
+// lost, or the worker exited). Unless the connection was closed by Close,
+// the error wraps ErrClosed and says why it ended (see Conn.Err).
 var ErrClosed = errors.New("procwire/parent: connection closed")
 
 // Conn is the parent's side of one data-plane connection: it sends
 // requests and routes the worker's responses, stream chunks and events.
 // It is safe for concurrent use.
+//
+// Goroutines: one read loop (read) owns the socket's reading side and the
+// wire.Reader; it routes frames to calls, streams and event subscribers,
+// and at its end records why it stopped and fails whatever still waits
+// (finish). Callers' goroutines register requests, send frames and wait.
 type Conn struct {
-	nc      net.Conn
-	methods map[string]protocol.MethodDesc
-	events  map[uint16]protocol.EventDesc
+	// Immutable after NewConn.
+	nc       net.Conn
+	methods  map[string]protocol.MethodDesc
+	events   map[uint16]protocol.EventDesc
+	readDone chan struct{} // closed by the read loop when it has ended
 
 	wmu sync.Mutex
-	wr  *wire.Writer
+	wr  *wire.Writer // guarded by wmu: one frame at a time
 
-	mu      sync.Mutex
-	nextID  uint32
-	pending map[uint32]*pending
-	subs    map[string][]chan Event
-	closed  bool
+	mu       sync.Mutex
+	nextID   uint32                  // guarded by mu: the last request id given
+	inflight map[uint32]*callState   // guarded by mu: requests awaiting a response (see callState)
+	subs     map[string][]chan Event // guarded by mu; closed by the read loop when it ends
+	closing  bool                    // guarded by mu: Close was called
+	err      error                   // guarded by mu: why the read loop stopped; nil while it runs
 
-	readDone chan struct{}
-	once     sync.Once
+	closeOnce sync.Once
 }
 
-type pending struct {
-	response protocol.ResponseType
-	ch       chan frame
-	// Streams only.
-	gone   chan struct{} // closed when the consumer no longer reads
-	queued atomic.Int64  // payload bytes delivered and not yet consumed
-	space  chan struct{} // signalled when queued falls to streamLowWater
-}
-
+// frame is one response frame handed by the read loop to a call or stream.
 type frame struct {
 	flags   wire.Flags
 	payload []byte
 	buf     *[]byte // the pooled buffer holding payload, if any
-}
-
-// Receive-side backpressure, as the Node parent does it: when a stream's
-// consumer lags by more than streamHighWater bytes (or streamBuffer
-// chunks), the connection stops reading the socket, so the worker's writes
-// block, until the consumer is back under streamLowWater.
-const (
-	streamBuffer    = 256
-	streamHighWater = 16 << 20
-	streamLowWater  = 4 << 20
-)
-
-// pendingPool recycles the state of result and ack calls that completed
-// normally (the reader has forgotten them by then).
-var pendingPool = sync.Pool{New: func() any { return &pending{ch: make(chan frame, 1)} }}
-
-// timerPool recycles request timers (a call's timeout costs no allocation).
-var timerPool sync.Pool
-
-func getTimer(d time.Duration) *time.Timer {
-	if t, ok := timerPool.Get().(*time.Timer); ok {
-		t.Reset(d)
-		return t
-	}
-	return time.NewTimer(d)
-}
-
-func putTimer(t *time.Timer) {
-	t.Stop() // since Go 1.23 no stale tick can be received after Stop
-	timerPool.Put(t)
-}
-
-// Stream chunk payloads are read into pooled buffers, by power-of-two size
-// class from 4 KiB to 64 MiB, and recycled when the consumer is done with
-// them (see Chunk.Keep); smaller and larger payloads are allocated.
-const (
-	minPooledClass = 12
-	maxPooledClass = 26
-)
-
-var chunkPools [maxPooledClass + 1]sync.Pool
-
-func chunkBuffer(n uint32) ([]byte, *[]byte) {
-	class := bits.Len32(n - 1)
-	if n == 0 || class < minPooledClass || class > maxPooledClass {
-		return make([]byte, n), nil
-	}
-	if b, ok := chunkPools[class].Get().(*[]byte); ok {
-		return (*b)[:n], b
-	}
-	b := make([]byte, 1<<class)
-	return b[:n], &b
-}
-
-func recycle(b *[]byte) {
-	if b != nil {
-		chunkPools[bits.Len(uint(cap(*b))-1)].Put(b)
-	}
 }
 
 // NewConn starts serving the parent's end of an established connection to
@@ -123,7 +60,7 @@ func NewConn(nc net.Conn, maxPayload uint32, methods []protocol.MethodDesc, even
 		methods:  make(map[string]protocol.MethodDesc, len(methods)),
 		events:   make(map[uint16]protocol.EventDesc, len(events)),
 		wr:       wire.NewWriter(nc),
-		pending:  make(map[uint32]*pending),
+		inflight: make(map[uint32]*callState),
 		subs:     make(map[string][]chan Event),
 		readDone: make(chan struct{}),
 	}
@@ -137,50 +74,95 @@ func NewConn(nc net.Conn, maxPayload uint32, methods []protocol.MethodDesc, even
 	return c
 }
 
-// Close closes the connection: pending calls and streams fail with
+// Close closes the connection: calls and streams in flight fail with
 // ErrClosed, event channels close. It waits for the reading goroutine.
-func (p *Conn) Close() error {
-	p.once.Do(func() { p.nc.Close() })
-	<-p.readDone
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closing = true
+		c.mu.Unlock()
+		c.nc.Close()
+	})
+	<-c.readDone
 	return nil
 }
 
 // Done is closed when the connection has ended.
-func (p *Conn) Done() <-chan struct{} { return p.readDone }
+func (c *Conn) Done() <-chan struct{} { return c.readDone }
 
-// SendAuth sends the AUTH frame carrying token; it must be the first frame.
-func (p *Conn) SendAuth(token string) error {
-	return p.send(wire.Header{Method: wire.MethodAuth}, []byte(token))
+// Err returns nil while the connection is open. Once it has ended (Done is
+// closed) it returns why: ErrClosed itself if Close ended it, else an error
+// wrapping both ErrClosed and the cause, whose message names it: the
+// worker closed the connection (io.EOF), a protocol violation (a
+// *wire.ProtocolError, which errors.As finds) or a read error. Calls and
+// streams that the end of the connection fails return this error.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
-// read routes the worker's frames: responses and chunks to their calls,
-// events to their subscribers.
-func (p *Conn) read(maxPayload uint32) {
-	defer close(p.readDone)
-	defer p.failAll()
-	r := wire.NewReader(p.nc, maxPayload, 0)
+// SendAuth sends the AUTH frame carrying token; it must be the first frame.
+func (c *Conn) SendAuth(token string) error {
+	return c.send(wire.Header{Method: wire.MethodAuth}, []byte(token))
+}
+
+// send writes one frame. A failed write is reported as the end of the
+// connection: ErrClosed after Close, the recorded reason if the read loop
+// has ended, else the write error wrapped with ErrClosed.
+func (c *Conn) send(h wire.Header, payload []byte) error {
+	c.wmu.Lock()
+	_, err := c.wr.WriteFrame(h, payload)
+	c.wmu.Unlock()
+	if err == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.err != nil:
+		return c.err
+	case c.closing:
+		return ErrClosed
+	}
+	return &closeError{reason: "write failed: " + err.Error(), cause: err}
+}
+
+// read is the read loop: it routes the worker's frames, responses and
+// chunks to their calls, events to their subscribers, until the
+// connection fails.
+func (c *Conn) read(maxPayload uint32) {
+	var cause error
+	defer close(c.readDone)
+	defer func() { c.finish(cause) }()
+	r := wire.NewReader(c.nc, maxPayload, 0)
 	for {
 		h, err := r.ReadHeader()
 		if err != nil {
+			cause = err
 			return
 		}
 		var f frame
 		f.flags = h.Flags
 		if h.Length > 0 {
+			// Chunks go into pooled buffers; other payloads get their own
+			// (wire.Reader's policy: a large declared length grows as its
+			// bytes arrive).
+			var dst []byte
 			if h.Flags.Has(wire.FlagStream) && !h.Flags.Has(wire.FlagError) {
-				f.payload, f.buf = chunkBuffer(h.Length)
-			} else {
-				f.payload = make([]byte, h.Length)
+				dst, f.buf = chunkBuffer(h.Length)
 			}
-			if err := r.ReadPayload(f.payload); err != nil {
+			if f.payload, err = r.AppendPayload(dst); err != nil {
+				recycle(f.buf)
+				cause = err
 				return
 			}
 		}
 		switch {
 		case h.RequestID == 0 && h.Flags == wire.FlagsEvent:
-			p.dispatchEvent(h.Method, f.payload)
+			c.dispatchEvent(h.Method, f.payload)
 		case h.RequestID != 0 && h.Flags.Has(wire.FlagResponse):
-			p.route(h.RequestID, f)
+			c.route(h.RequestID, f)
 		default:
 			recycle(f.buf)
 		}
@@ -188,356 +170,103 @@ func (p *Conn) read(maxPayload uint32) {
 }
 
 // route hands a response frame to its call or stream.
-func (p *Conn) route(id uint32, f frame) {
-	p.mu.Lock()
-	pd := p.pending[id]
-	if pd == nil || pd.response == protocol.ResponseResult && f.flags.Has(wire.FlagAck) {
+func (c *Conn) route(id uint32, f frame) {
+	c.mu.Lock()
+	cs := c.inflight[id]
+	if cs == nil || cs.response == protocol.ResponseResult && f.flags.Has(wire.FlagAck) {
 		// Late, aborted, or an ack to a result method: dropped as the
 		// Node parent does.
-		p.mu.Unlock()
+		c.mu.Unlock()
 		recycle(f.buf)
 		return
 	}
-	if pd.response != protocol.ResponseStream {
-		// The one response of a call: the call owns pd from here on.
-		delete(p.pending, id)
-		p.mu.Unlock()
-		pd.ch <- f // never blocks: one slot, one send
+	if cs.response != protocol.ResponseStream {
+		// The one response of a call: the call owns cs from here on.
+		delete(c.inflight, id)
+		c.mu.Unlock()
+		cs.ch <- f // never blocks: one slot, one send
 		return
 	}
 	final := f.flags.Has(wire.FlagError) || f.flags.Has(wire.FlagStreamEnd)
 	if final {
-		delete(p.pending, id)
+		delete(c.inflight, id)
 	}
-	p.mu.Unlock()
+	c.mu.Unlock()
 	// Backpressure: wait (not reading the socket) while the consumer lags.
-	for pd.queued.Load() > streamHighWater {
+	for cs.queued.Load() > streamHighWater {
 		select {
-		case <-pd.space:
-		case <-pd.gone:
+		case <-cs.space:
+		case <-cs.gone:
 			recycle(f.buf)
 			return
 		}
 	}
-	pd.queued.Add(int64(len(f.payload)))
+	cs.queued.Add(int64(len(f.payload)))
 	select {
-	case pd.ch <- f: // blocks while the consumer lags by streamBuffer chunks
-	case <-pd.gone:
+	case cs.ch <- f: // blocks while the consumer lags by streamBuffer chunks
+	case <-cs.gone:
 		recycle(f.buf)
 	}
 }
 
-func (p *Conn) failAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.closed = true
-	for id, pd := range p.pending {
-		close(pd.ch)
-		if pd.gone != nil {
-			close(pd.gone)
-		}
-		delete(p.pending, id)
+// finish runs once, at the end of the read loop: it records why the loop
+// stopped, fails the requests in flight and closes the event channels.
+func (c *Conn) finish(cause error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		c.err = ErrClosed
+	} else {
+		c.err = endedBy(cause)
 	}
-	for name, chs := range p.subs {
+	for id, cs := range c.inflight {
+		close(cs.ch)
+		if cs.gone != nil {
+			close(cs.gone)
+		}
+		delete(c.inflight, id)
+	}
+	for name, chs := range c.subs {
 		for _, ch := range chs {
 			close(ch)
 		}
-		delete(p.subs, name)
+		delete(c.subs, name)
 	}
 }
 
-// start registers a call and sends its request.
-func (p *Conn) start(method string, in any, want ...protocol.ResponseType) (protocol.MethodDesc, uint32, *pending, error) {
-	m, ok := p.methods[method]
-	if !ok {
-		return m, 0, nil, fmt.Errorf("procwire/parent: unknown method %q", method)
-	}
-	okType := false
-	for _, rt := range want {
-		okType = okType || m.Response == rt
-	}
-	if !okType {
-		return m, 0, nil, fmt.Errorf("procwire/parent: method %q answers with %q", method, m.Response)
-	}
-	payload, err := marshal(m.RequestCodec, in)
-	if err != nil {
-		return m, 0, nil, err
-	}
-	var pd *pending
-	if m.Response == protocol.ResponseStream {
-		pd = &pending{response: protocol.ResponseStream, ch: make(chan frame, streamBuffer), gone: make(chan struct{}), space: make(chan struct{}, 1)}
-	} else {
-		pd = pendingPool.Get().(*pending)
-		pd.response = m.Response
-	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return m, 0, nil, ErrClosed
-	}
-	p.nextID++
-	if p.nextID == 0 {
-		p.nextID = 1
-	}
-	id := p.nextID
-	p.pending[id] = pd
-	p.mu.Unlock()
-	if err := p.send(wire.Header{Method: m.ID, RequestID: id}, payload); err != nil {
-		p.forget(id)
-		return m, 0, nil, err
-	}
-	return m, id, pd, nil
+// closeError is why a connection ended, other than Close: it wraps
+// ErrClosed and the cause.
+type closeError struct {
+	reason string // what happened, for the message
+	cause  error
 }
 
-func marshal(c codec.Codec, v any) ([]byte, error) {
-	b, err := c.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("procwire/parent: encode request: %w", err)
+func (e *closeError) Error() string   { return ErrClosed.Error() + ": " + e.reason }
+func (e *closeError) Unwrap() []error { return []error{ErrClosed, e.cause} }
+
+// endedBy describes the read loop's failure.
+func endedBy(cause error) error {
+	var pe *wire.ProtocolError
+	switch {
+	case errors.Is(cause, io.EOF):
+		return &closeError{reason: "the worker closed the connection", cause: cause}
+	case errors.Is(cause, wire.ErrTruncated):
+		return &closeError{reason: "the worker closed the connection in the middle of a frame", cause: cause}
+	case errors.As(cause, &pe):
+		return &closeError{reason: fmt.Sprintf("protocol violation: %s (%v)", pe.Reason, pe.Header), cause: cause}
 	}
-	return b, nil
+	return &closeError{reason: "read failed: " + cause.Error(), cause: cause}
 }
 
-func (p *Conn) send(h wire.Header, payload []byte) error {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	if _, _, err := p.wr.WriteFrame(h, payload); err != nil {
-		return fmt.Errorf("%w: %w", ErrClosed, err)
+// closeReason returns the reason part of a connection's end, for logs and
+// exit reasons: "closed by the parent" for ErrClosed itself.
+func closeReason(err error) string {
+	var ce *closeError
+	if errors.As(err, &ce) {
+		return ce.reason
 	}
-	return nil
-}
-
-func (p *Conn) forget(id uint32) {
-	p.mu.Lock()
-	if pd := p.pending[id]; pd != nil {
-		if pd.gone != nil {
-			close(pd.gone)
-		}
-		delete(p.pending, id)
+	if err == ErrClosed {
+		return "closed by the parent"
 	}
-	p.mu.Unlock()
-}
-
-// abort forgets the call and, for a cancellable method, tells the worker to
-// cancel it.
-func (p *Conn) abort(m protocol.MethodDesc, id uint32) {
-	p.forget(id)
-	if m.Cancellable {
-		p.send(wire.Header{Method: wire.MethodAbort, RequestID: id}, nil)
-	}
-}
-
-// Call sends a request to a result or ack method and decodes the response
-// into out (which may be nil). A worker error is a *protocol.Error. When ctx
-// ends first, the request is aborted and ctx's error returned.
-func (p *Conn) Call(ctx context.Context, method string, in, out any) error {
-	return p.call(ctx, method, in, out, 0)
-}
-
-// call is Call with a timeout (none if d <= 0), which fails the call with
-// an error wrapping ErrTimeout; the worker is not told, as with Node.
-func (p *Conn) call(ctx context.Context, method string, in, out any, d time.Duration) error {
-	m, id, pd, err := p.start(method, in, protocol.ResponseResult, protocol.ResponseAck)
-	if err != nil {
-		return err
-	}
-	var expired <-chan time.Time
-	if d > 0 {
-		t := getTimer(d)
-		defer putTimer(t)
-		expired = t.C
-	}
-	select {
-	case f, ok := <-pd.ch:
-		if !ok {
-			return ErrClosed
-		}
-		pendingPool.Put(pd) // the reader forgot it before sending
-		return decodeResponse(m.ResponseCodec, f, out)
-	case <-ctx.Done():
-		p.abort(m, id)
-		return ctx.Err()
-	case <-expired:
-		p.forget(id)
-		return fmt.Errorf("%w: %q after %v", ErrTimeout, method, d)
-	}
-}
-
-// Ack is Call for ack methods: it returns once the worker acknowledged.
-func (p *Conn) Ack(ctx context.Context, method string, in, out any) error {
-	return p.Call(ctx, method, in, out)
-}
-
-// Notify sends a request to a method of response type "none".
-func (p *Conn) Notify(method string, in any) error {
-	m, ok := p.methods[method]
-	if !ok {
-		return fmt.Errorf("procwire/parent: unknown method %q", method)
-	}
-	payload, err := marshal(m.RequestCodec, in)
-	if err != nil {
-		return err
-	}
-	return p.send(wire.Header{Method: m.ID}, payload)
-}
-
-func decodeResponse(c codec.Codec, f frame, out any) error {
-	if f.flags.Has(wire.FlagError) {
-		return remoteError(f.payload)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := c.Unmarshal(f.payload, out); err != nil {
-		return fmt.Errorf("procwire/parent: decode response: %w", err)
-	}
-	return nil
-}
-
-// remoteError returns the *protocol.Error a worker's error payload holds.
-func remoteError(payload []byte) error {
-	var v any
-	if err := codec.MsgPack.Unmarshal(payload, &v); err != nil {
-		return fmt.Errorf("procwire/parent: decode error payload: %w", err)
-	}
-	return protocol.ErrorFromPayload(v)
-}
-
-// Chunk is one chunk of a stream response.
-//
-// A Chunk and its Payload are valid until the loop body that received it
-// returns: the connection then reuses the memory for later chunks (this is
-// what lets a stream run at the speed of the socket). Call Keep to retain
-// the payload beyond that.
-type Chunk struct {
-	Payload []byte
-	codec   codec.Codec
-	buf     *[]byte
-}
-
-// Decode decodes the chunk with the method's response codec. The decoded
-// value may alias Payload if the codec does (codec.Raw does).
-func (c *Chunk) Decode(v any) error { return c.codec.Unmarshal(c.Payload, v) }
-
-// Keep hands the payload over to the caller: it stays valid after the loop
-// body returns, and the connection will not reuse it.
-func (c *Chunk) Keep() []byte {
-	c.buf = nil
-	return c.Payload
-}
-
-// Stream sends a request to a stream method and yields its chunks, then a
-// final error if the stream failed (a *protocol.Error) or ctx ended. Stopping
-// the iteration early aborts the request. If the loop body is slower than
-// the worker, the connection stops reading the socket once the chunks
-// waiting for it exceed 16 MiB, and resumes below 4 MiB (backpressure).
-func (p *Conn) Stream(ctx context.Context, method string, in any) iter.Seq2[*Chunk, error] {
-	return func(yield func(*Chunk, error) bool) {
-		m, id, pd, err := p.start(method, in, protocol.ResponseStream)
-		if err != nil {
-			yield(nil, err)
-			return
-		}
-		c := &Chunk{codec: m.ResponseCodec}
-		for {
-			select {
-			case f, ok := <-pd.ch:
-				switch {
-				case !ok:
-					yield(nil, ErrClosed)
-					return
-				case f.flags.Has(wire.FlagError):
-					p.forget(id)
-					yield(nil, remoteError(f.payload))
-					return
-				case f.flags.Has(wire.FlagStreamEnd):
-					p.forget(id)
-					return
-				}
-				c.Payload, c.buf = f.payload, f.buf
-				more := yield(c, nil)
-				recycle(c.buf)
-				c.Payload, c.buf = nil, nil
-				if pd.queued.Add(-int64(len(f.payload))) <= streamLowWater {
-					select {
-					case pd.space <- struct{}{}:
-					default:
-					}
-				}
-				if !more {
-					p.abort(m, id)
-					return
-				}
-			case <-ctx.Done():
-				p.abort(m, id)
-				yield(nil, ctx.Err())
-				return
-			}
-		}
-	}
-}
-
-// Streamer is what StreamOf needs: a Conn, a Module, or a test parent.
-type Streamer interface {
-	Stream(ctx context.Context, method string, in any) iter.Seq2[*Chunk, error]
-}
-
-// StreamOf is Stream with each chunk decoded into a T. The values are the
-// caller's to keep (with codecs other than MessagePack, whose decoded values
-// may alias the chunk, StreamOf keeps every chunk's payload).
-func StreamOf[T any](ctx context.Context, p Streamer, method string, in any) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		for c, err := range p.Stream(ctx, method, in) {
-			var v T
-			if err == nil {
-				if c.codec != codec.MsgPack {
-					c.Keep()
-				}
-				err = c.Decode(&v)
-			}
-			if !yield(v, err) || err != nil {
-				return
-			}
-		}
-	}
-}
-
-// Event is one event emitted by the worker.
-type Event struct {
-	Name    string
-	Payload []byte
-	codec   codec.Codec
-}
-
-// Decode decodes the event with its codec.
-func (e Event) Decode(v any) error { return e.codec.Unmarshal(e.Payload, v) }
-
-// eventBuffer is how many events a subscription holds; the parent stops
-// reading the socket while a subscriber's buffer is full.
-const eventBuffer = 1024
-
-// Events subscribes to the named event and returns a channel of its
-// emissions from now on. The channel is closed when the connection ends.
-func (p *Conn) Events(name string) <-chan Event {
-	ch := make(chan Event, eventBuffer)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		close(ch)
-		return ch
-	}
-	p.subs[name] = append(p.subs[name], ch)
-	return ch
-}
-
-func (p *Conn) dispatchEvent(id uint16, payload []byte) {
-	e, ok := p.events[id]
-	if !ok {
-		return
-	}
-	p.mu.Lock()
-	subs := p.subs[e.Name]
-	p.mu.Unlock()
-	for _, ch := range subs {
-		ch <- Event{Name: e.Name, Payload: payload, codec: e.Codec}
-	}
+	return fmt.Sprint(err)
 }

@@ -2,7 +2,11 @@ package parent
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,7 +39,7 @@ func TestStreamBackpressure(t *testing.T) {
 			for j := range buf {
 				buf[j] = byte(i)
 			}
-			if _, _, err := w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagResponse | wire.FlagStream, RequestID: h.RequestID}, buf); err != nil {
+			if _, err := w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagResponse | wire.FlagStream, RequestID: h.RequestID}, buf); err != nil {
 				return
 			}
 			written.Add(size)
@@ -198,6 +202,111 @@ func TestRequestIDsWrapAndSkipZero(t *testing.T) {
 	for i, w := range want {
 		if got := <-ids; got != w {
 			t.Fatalf("request %d has id %d, want %d", i, got, w)
+		}
+	}
+}
+
+// pipeConn returns a Conn over one end of a synchronous pipe, with a result
+// method "call", a stream method "stream" and a none method "note", and
+// the worker's end.
+func pipeConn(t *testing.T) (*Conn, net.Conn) {
+	t.Helper()
+	pc, wc := net.Pipe()
+	conn := NewConn(pc, 0, []protocol.MethodDesc{
+		{Name: "call", ID: 1, Response: protocol.ResponseResult, RequestCodec: codec.Raw, ResponseCodec: codec.Raw},
+		{Name: "stream", ID: 2, Response: protocol.ResponseStream, RequestCodec: codec.Raw, ResponseCodec: codec.Raw},
+		{Name: "note", ID: 3, Response: protocol.ResponseNone, RequestCodec: codec.Raw},
+	}, nil)
+	t.Cleanup(func() {
+		conn.Close()
+		wc.Close()
+	})
+	return conn, wc
+}
+
+// callAndStream starts a call and a stream, waits until the worker has read
+// both requests, runs then, and returns the errors the call and the stream
+// end with.
+func callAndStream(t *testing.T, conn *Conn, wc net.Conn, then func()) (callErr, streamErr error) {
+	t.Helper()
+	callDone, streamDone := make(chan error, 1), make(chan error, 1)
+	go func() { callDone <- conn.Call(context.Background(), "call", []byte{1}, nil) }()
+	go func() {
+		var last error
+		for _, err := range conn.Stream(context.Background(), "stream", []byte{2}) {
+			last = err
+		}
+		streamDone <- last
+	}()
+	r := wire.NewReader(wc, 0, 0)
+	for range 2 {
+		if _, _, err := r.ReadFrame(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := conn.Err(); err != nil {
+		t.Fatalf("Err of an open connection = %v", err)
+	}
+	then()
+	for _, ch := range []chan error{callDone, streamDone} {
+		select {
+		case err := <-ch:
+			if ch == callDone {
+				callErr = err
+			} else {
+				streamErr = err
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a call in flight did not fail when the connection ended")
+		}
+	}
+	return callErr, streamErr
+}
+
+// TestConnErrProtocolViolation checks that a frame with reserved flag bits
+// ends the connection and that calls in flight, Err and later calls report
+// the violation: the error is ErrClosed and the *wire.ProtocolError.
+func TestConnErrProtocolViolation(t *testing.T) {
+	conn, wc := pipeConn(t)
+	flags := wire.FlagResponse | 0x40
+	callErr, streamErr := callAndStream(t, conn, wc, func() {
+		bad := wire.Header{Method: 1, Flags: flags, RequestID: 1}.Append(nil)
+		if _, err := wc.Write(bad); err != nil {
+			t.Error(err)
+		}
+	})
+	<-conn.Done()
+	want := fmt.Sprintf("procwire/parent: connection closed: protocol violation: reserved flag bits set (flags 0x%02X)", uint8(flags))
+	for _, err := range []error{callErr, streamErr, conn.Err(), conn.Call(context.Background(), "call", nil, nil)} {
+		var pe *wire.ProtocolError
+		if !errors.Is(err, ErrClosed) || !errors.As(err, &pe) || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("error = %v; want ErrClosed and a *wire.ProtocolError, %q", err, want)
+		}
+	}
+}
+
+// TestConnErrWorkerClosed checks that a worker hanging up is named as the
+// cause of the failures.
+func TestConnErrWorkerClosed(t *testing.T) {
+	conn, wc := pipeConn(t)
+	callErr, streamErr := callAndStream(t, conn, wc, func() { wc.Close() })
+	<-conn.Done()
+	const want = "procwire/parent: connection closed: the worker closed the connection"
+	for _, err := range []error{callErr, streamErr, conn.Err(), conn.Call(context.Background(), "call", nil, nil), conn.Notify("note", []byte{3})} {
+		if !errors.Is(err, ErrClosed) || !errors.Is(err, io.EOF) || err.Error() != want {
+			t.Errorf("error = %v; want %q", err, want)
+		}
+	}
+}
+
+// TestConnErrClosedByUs checks that Close fails everything with ErrClosed
+// itself.
+func TestConnErrClosedByUs(t *testing.T) {
+	conn, wc := pipeConn(t)
+	callErr, streamErr := callAndStream(t, conn, wc, func() { conn.Close() })
+	for _, err := range []error{callErr, streamErr, conn.Err(), conn.Call(context.Background(), "call", nil, nil), conn.Notify("note", []byte{3})} {
+		if err != ErrClosed {
+			t.Errorf("error = %v; want ErrClosed itself", err)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 )
 
+// dial connects to the worker's data channel (spawnOnce's goroutine).
 func dial(path string, timeout time.Duration) (net.Conn, error) {
 	return net.DialTimeout("unix", path, timeout)
 }

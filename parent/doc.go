@@ -14,6 +14,15 @@
 //	for n, err := range parent.StreamOf[int](ctx, m, "count", 3) { ... }
 //	err = m.Shutdown(ctx)
 //
+// Errors keep their cause. A call that the end of the connection fails
+// returns an error wrapping ErrClosed that says why it ended (Conn.Err):
+// the worker closed it, a protocol violation (a *wire.ProtocolError), a
+// read error; after Close, ErrClosed itself. A Module records why its
+// process ended (exit status or signal, or why the parent killed it: a
+// missed heartbeat, the loss of its data channel), logs it, and calls made
+// while the module is not ready return ErrNotReady with the state and that
+// reason.
+//
 // Conn, the data-plane client, also works on its own over any established
 // connection (package procwiretest uses it in-process).
 package parent

@@ -2,6 +2,7 @@ package parent_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -21,19 +22,14 @@ import (
 
 	"github.com/procwire/procwire-go"
 	"github.com/procwire/procwire-go/codec"
-	"github.com/procwire/procwire-go/interop"
+	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/parent"
 	"github.com/procwire/procwire-go/protocol"
+	"github.com/procwire/procwire-go/wire"
 )
 
-var (
-	buildOnce sync.Once
-	goWorker  string
-	buildErr  error
-)
-
-// TestMain doubles as a deliberately broken worker (PROCWIRE_FAKE=...) for
-// the heartbeat test.
+// TestMain doubles as the deliberately broken workers (PROCWIRE_FAKE=...)
+// of the tests and benchmarks.
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("PROCWIRE_FAKE"); mode != "" {
 		switch mode {
@@ -47,15 +43,19 @@ func TestMain(m *testing.M) {
 		fakeWorker(mode)
 		return
 	}
-	code := m.Run()
-	if goWorker != "" {
-		os.RemoveAll(filepath.Dir(goWorker))
-	}
-	os.Exit(code)
+	testenv.Main(m) // removes the conformance worker's build
 }
 
-// fakeWorker announces a socket and accepts the parent, but never answers
-// $ping ("deaf").
+// fakeWorker announces a socket and accepts the parent, then misbehaves
+// as mode says:
+//
+//   - deaf: never answers $ping, nor exits on $shutdown;
+//   - stdout-flood: first prints an 8 MiB line (no newline until its end)
+//     to stdout;
+//   - stderr-long: first prints a 2 MiB line to stderr, then a short one;
+//   - hangup: closes the data channel once it has read the first request.
+//
+// All but deaf exit on $shutdown.
 func fakeWorker(mode string) {
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("pw-fake-%d.sock", os.Getpid()))
 	ln, err := net.Listen("unix", path)
@@ -63,29 +63,75 @@ func fakeWorker(mode string) {
 		os.Exit(2)
 	}
 	defer ln.Close()
+	switch mode {
+	case "stdout-flood":
+		os.Stdout.Write(bytes.Repeat([]byte("x"), 8<<20))
+		os.Stdout.WriteString("\n")
+	case "stderr-long":
+		os.Stderr.Write(bytes.Repeat([]byte("y"), 2<<20))
+		os.Stderr.WriteString("\nafter the long line\n")
+	}
 	fmt.Printf(`{"jsonrpc":"2.0","method":"$init","params":{"pipe":%q,"schema":{"methods":{"echo":{"id":1,"response":"result"}},"events":{}},"version":"1.0.0"}}`+"\n", path)
 	c, err := ln.Accept()
 	if err != nil {
 		os.Exit(2)
 	}
 	defer c.Close()
-	io.Copy(io.Discard, os.Stdin) // never answers
-}
-
-func conformance(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "procwire-parent-test-")
-		if err != nil {
-			buildErr = err
+	switch mode {
+	case "deaf":
+		io.Copy(io.Discard, os.Stdin) // never answers
+		return
+	case "hangup":
+		wire.NewReader(c, 0, 0).ReadFrame()
+		c.Close()
+	}
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), protocol.MethodShutdown) {
 			return
 		}
-		goWorker, buildErr = interop.BuildWorker("./examples/conformance", dir)
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
 	}
-	return goWorker
+}
+
+// startFake starts a fakeWorker (this test binary) in the given mode.
+func startFake(t *testing.T, mode string, opts parent.Options) *parent.Module {
+	t.Helper()
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	self, _ := os.Executable()
+	m, err := parent.Start(context.Background(), mode, parent.Command{Path: self, Env: testenv.WorkerEnv("PROCWIRE_FAKE=" + mode)}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Shutdown(context.Background()) })
+	return m
+}
+
+// logBuffer collects a logger's output.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
+
+// conformance returns the Go conformance worker, built once per test
+// binary.
+func conformance(t testing.TB) string {
+	t.Helper()
+	return testenv.Worker(t, "./examples/conformance")
 }
 
 // spec is the conformance contract as the parent declares it.
@@ -123,17 +169,10 @@ type worker struct {
 
 var workers = []worker{
 	{"go", func(t *testing.T) parent.Command {
-		return parent.Command{Path: conformance(t), Env: append(os.Environ(), "GORACE=atexit_sleep_ms=0")}
+		return parent.Command{Path: conformance(t), Env: testenv.WorkerEnv()}
 	}},
 	{"node", func(t *testing.T) parent.Command {
-		node, err := interop.NodePath()
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal(err)
-			}
-			t.Skip(err)
-		}
-		return parent.Command{Path: node, Args: []string{filepath.Join(interop.Dir(), "reference-worker.mjs")}}
+		return parent.Command{Path: testenv.Node(t), Args: []string{filepath.Join(testenv.InteropDir(), "reference-worker.mjs")}}
 	}},
 }
 
@@ -142,12 +181,6 @@ func eachWorker(t *testing.T, test func(t *testing.T, w worker)) {
 	for _, w := range workers {
 		t.Run(w.name, func(t *testing.T) { test(t, w) })
 	}
-}
-
-// start spawns the Go conformance worker.
-func start(t *testing.T, opts parent.Options) *parent.Module {
-	t.Helper()
-	return startWorker(t, workers[0], opts)
 }
 
 func startWorker(t *testing.T, w worker, opts parent.Options) *parent.Module {
@@ -512,6 +545,82 @@ func TestHeartbeatKillsADeafWorker(t *testing.T) {
 	if alive(pid) {
 		t.Error("deaf worker still alive")
 	}
+	err = m.Call(context.Background(), "echo", 1, nil)
+	if !errors.Is(err, parent.ErrNotReady) || !strings.Contains(err.Error(), "state closed; last worker exit: killed: missed heartbeat") {
+		t.Errorf("call after the kill = %v; want ErrNotReady with the state and the exit reason", err)
+	}
+}
+
+// TestDataChannelLoss checks that a worker hanging up on the data channel
+// fails the call in flight with the connection's reason, is killed for it,
+// and that both the log and later calls say why the process ended.
+func TestDataChannelLoss(t *testing.T) {
+	var logs logBuffer
+	closed := make(chan struct{})
+	var once sync.Once
+	m := startFake(t, "hangup", parent.Options{
+		Logger: logs.logger(),
+		OnStateChange: func(s parent.State) {
+			if s == parent.Closed {
+				once.Do(func() { close(closed) })
+			}
+		},
+	})
+	err := m.Call(context.Background(), "echo", 1, nil)
+	if !errors.Is(err, parent.ErrClosed) || err.Error() != "procwire/parent: connection closed: the worker closed the connection" {
+		t.Fatalf("call in flight = %v", err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a worker that lost its data channel was not killed")
+	}
+	const reason = "killed: lost its data channel: the worker closed the connection"
+	err = m.Call(context.Background(), "echo", 1, nil)
+	if !errors.Is(err, parent.ErrNotReady) || errors.Is(err, parent.ErrClosed) || !strings.Contains(err.Error(), "(state closed; last worker exit: "+reason+")") {
+		t.Errorf("call after the kill = %v", err)
+	}
+	if !strings.Contains(logs.String(), `msg="procwire/parent: worker exited unexpectedly" module=hangup reason="`+reason+`"`) {
+		t.Errorf("the exit is not logged with its reason:\n%s", logs.String())
+	}
+}
+
+// TestStdoutEndlessLine checks that an 8 MiB stdout line before $init is
+// skipped and reported once, without stopping the start.
+func TestStdoutEndlessLine(t *testing.T) {
+	var logs logBuffer
+	m := startFake(t, "stdout-flood", parent.Options{Logger: logs.logger()})
+	if m.State() != parent.Ready {
+		t.Fatalf("state %v", m.State())
+	}
+	out := logs.String()
+	if n := strings.Count(out, "stdout line too long"); n != 1 {
+		t.Errorf("the long line is reported %d times, want once:\n%.2000s", n, out)
+	}
+	if len(out) > 64<<10 {
+		t.Errorf("%d bytes logged for a skipped line", len(out))
+	}
+}
+
+// TestStderrLongLine checks that a stderr line over the limit is logged
+// cut, and the lines after it still reach the logger.
+func TestStderrLongLine(t *testing.T) {
+	var logs logBuffer
+	startFake(t, "stderr-long", parent.Options{Logger: logs.logger()})
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), `msg="after the long line" module=stderr-long stream=stderr`) {
+		if time.Now().After(deadline) {
+			t.Fatal("the line after the long one did not reach the logger")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "truncated="); n != 1 {
+		t.Errorf("%d lines logged as truncated, want 1", n)
+	}
+	if len(out) > 3<<20/2 {
+		t.Errorf("%d bytes logged for a 2 MiB line", len(out))
+	}
 }
 
 func TestSchemaValidation(t *testing.T) {
@@ -536,16 +645,10 @@ func TestSchemaValidation(t *testing.T) {
 }
 
 func TestOfficialNodeWorker(t *testing.T) {
-	node, err := interop.NodePath()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	node := testenv.Node(t)
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-	m, err := parent.Start(context.Background(), "node", parent.Command{Path: node, Args: []string{filepath.Join(interop.Dir(), "bench-node-worker.mjs")}}, parent.Options{
+	m, err := parent.Start(context.Background(), "node", parent.Command{Path: node, Args: []string{filepath.Join(testenv.InteropDir(), "bench-node-worker.mjs")}}, parent.Options{
 		Methods: map[string]parent.MethodSpec{"echo": {}, "echoRaw": {Codec: codec.Raw}, "blob": {Response: protocol.ResponseStream, Codec: codec.Raw}},
 		Auth:    true,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),

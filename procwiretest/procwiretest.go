@@ -22,9 +22,8 @@ import (
 	"iter"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/procwire/procwire-go"
+	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/parent"
 )
 
@@ -51,9 +50,7 @@ type Parent struct {
 // connected parent. Register w's methods and events before calling New.
 func New(t testing.TB, w *procwire.Worker) *Parent {
 	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	winio := goleak.IgnoreAnyFunction("github.com/Microsoft/go-winio.ioCompletionProcessor")
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore, winio) })
+	testenv.VerifyNoLeaks(t)
 
 	workerEnd, parentEnd, err := socketPair(t)
 	if err != nil {

@@ -67,7 +67,7 @@ func BenchmarkWriterSmall(b *testing.B) {
 	payload := bytes.Repeat([]byte{1}, 100)
 	b.SetBytes(int64(HeaderSize + len(payload)))
 	for i := 0; i < b.N; i++ {
-		if _, _, err := w.WriteFrame(Header{Method: 1, Flags: FlagsResult, RequestID: uint32(i)}, payload); err != nil {
+		if _, err := w.WriteFrame(Header{Method: 1, Flags: FlagsResult, RequestID: uint32(i)}, payload); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -103,7 +103,7 @@ func BenchmarkSocketFrames(b *testing.B) {
 				defer close(done)
 				w := NewWriter(a)
 				for i := 0; i < b.N; i++ {
-					if _, _, err := w.WriteFrame(Header{Method: 1, Flags: FlagsStreamChunk, RequestID: 1}, payload); err != nil {
+					if _, err := w.WriteFrame(Header{Method: 1, Flags: FlagsStreamChunk, RequestID: 1}, payload); err != nil {
 						return
 					}
 				}

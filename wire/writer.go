@@ -142,29 +142,18 @@ func (w *Writer) Resume() (n int64, err error) {
 	return n, err
 }
 
-// WriteFrame writes the header h followed by the payload parts, as
-// Queue followed by Flush would: h.Length is set to the total length of
-// the parts, and frames queued before are written ahead of it in the same
-// write. It returns the number of bytes written, headers included. On
-// error the returned Buffers hold every byte that was not written, header
-// bytes copied, so that the caller may finish the frames later; the Writer
-// itself keeps nothing (Partial reports false). While a frame is partial,
+// WriteFrame writes the header h followed by the payload parts, with
+// frames queued before ahead of it in the same write: it is Queue followed
+// by Flush, and returns the number of bytes written, headers included. A
+// frame cut short is kept for Resume, as with Flush; while one is,
 // WriteFrame writes nothing and returns ErrPartialFrame.
-func (w *Writer) WriteFrame(h Header, parts ...[]byte) (int64, net.Buffers, error) {
+func (w *Writer) WriteFrame(h Header, parts ...[]byte) (int64, error) {
 	if w.Partial() {
-		return 0, nil, ErrPartialFrame
+		return 0, ErrPartialFrame
 	}
 	w.Queue(h, parts...)
-	sent, done, n, err := w.write()
-	var rest net.Buffers
-	if err != nil {
-		for i := sent; i < len(w.frames); i++ {
-			rest = w.appendRest(rest, i, done, nil)
-			done = 0
-		}
-	}
-	w.reset()
-	return n, rest, err
+	_, n, err := w.Flush()
+	return n, err
 }
 
 // AppendFrame appends to dst the frame made of the header h, with h.Length

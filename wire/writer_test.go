@@ -109,7 +109,7 @@ func TestFlushCutAnywhere(t *testing.T) {
 				if s, n, err := w.Flush(); s != 0 || n != 0 || err != ErrPartialFrame || w.Queued() != 1 {
 					t.Fatalf("Flush while partial = %d, %d, %v (queued %d); want ErrPartialFrame, queue kept", s, n, err, w.Queued())
 				}
-				if _, _, err := w.WriteFrame(extra.h); err != ErrPartialFrame {
+				if _, err := w.WriteFrame(extra.h); err != ErrPartialFrame {
 					t.Fatalf("WriteFrame while partial = %v, want ErrPartialFrame", err)
 				}
 			}
@@ -141,33 +141,6 @@ func TestFlushCutAnywhere(t *testing.T) {
 			}
 			checkStream(t, sw.buf.Bytes(), append(want, extra))
 		})
-	}
-}
-
-// TestWriteFrameCutAnywhere checks WriteFrame's remainder when frames were
-// queued ahead of it: the Writer keeps nothing and the returned Buffers
-// complete the stream.
-func TestWriteFrameCutAnywhere(t *testing.T) {
-	total := 0
-	for _, f := range cutFrames {
-		total += f.size()
-	}
-	for k := 0; k < total; k++ {
-		sw := &shortWriter{limit: k}
-		w := NewWriter(sw)
-		for _, f := range cutFrames[:len(cutFrames)-1] {
-			w.Queue(f.h, f.parts...)
-		}
-		last := cutFrames[len(cutFrames)-1]
-		n, rest, err := w.WriteFrame(last.h, last.parts...)
-		if n != int64(k) || !errors.Is(err, errFull) || w.Partial() || w.Queued() != 0 {
-			t.Fatalf("cut at %d: n=%d err=%v partial=%v queued=%d", k, n, err, w.Partial(), w.Queued())
-		}
-		// The header storage is reused; the remainder must not change.
-		w.WriteFrame(Header{Method: 9, RequestID: 9}, []byte("zz"))
-		sw.buf.Truncate(k)
-		rest.WriteTo(&sw.buf)
-		checkStream(t, sw.buf.Bytes(), cutFrames)
 	}
 }
 
@@ -302,7 +275,7 @@ func TestFlushDeadlineThenResume(t *testing.T) {
 		t.Fatalf("Resume = %d, %v (partial %v); want the %d bytes left", rn, err, w.Partial(), int64(fs[0].size()+fs[1].size())-n)
 	}
 	after := testFrame{Header{Method: 4, Flags: FlagsResult, RequestID: 4}, [][]byte{[]byte("after")}}
-	if _, _, err := w.WriteFrame(after.h, after.parts...); err != nil {
+	if _, err := w.WriteFrame(after.h, after.parts...); err != nil {
 		t.Fatal(err)
 	}
 	a.Close()
@@ -330,7 +303,7 @@ func TestWriterSteadyStateAllocs(t *testing.T) {
 			return err
 		}},
 		{"WriteFrame", func() error {
-			_, _, err := w.WriteFrame(Header{Method: 1, Flags: FlagsResult, RequestID: 1}, p1, p2)
+			_, err := w.WriteFrame(Header{Method: 1, Flags: FlagsResult, RequestID: 1}, p1, p2)
 			return err
 		}},
 		{"AppendFrame into room", func() error {

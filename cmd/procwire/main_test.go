@@ -11,47 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
-	"github.com/procwire/procwire-go/interop"
+	"github.com/procwire/procwire-go/internal/testenv"
 )
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	conf      string // the conformance worker
-	cli       string // this command
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-func build(t *testing.T) {
-	t.Helper()
-	buildOnce.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "procwire-cli-test-"); buildErr != nil {
-			return
-		}
-		if conf, buildErr = interop.BuildWorker("./examples/conformance", binDir); buildErr != nil {
-			return
-		}
-		cli, buildErr = interop.BuildWorker("./cmd/procwire", binDir)
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 type result struct {
 	code           int
@@ -61,11 +28,10 @@ type result struct {
 // procwire runs the command in-process, with a goroutine-leak check.
 func procwire(t *testing.T, ctx context.Context, stdin string, args ...string) result {
 	t.Helper()
-	build(t)
-	ignore := goleak.IgnoreCurrent()
+	checkLeaks := testenv.CheckLeaks(t)
 	var out, errOut bytes.Buffer
 	code := run(ctx, args, strings.NewReader(stdin), &out, &errOut)
-	goleak.VerifyNone(t, ignore)
+	checkLeaks()
 	return result{code, out.String(), errOut.String()}
 }
 
@@ -105,8 +71,7 @@ func TestSchema(t *testing.T) {
 }
 
 func conformanceWorker(t *testing.T) string {
-	build(t)
-	return conf
+	return testenv.Worker(t, "./examples/conformance")
 }
 
 func TestCall(t *testing.T) {
@@ -170,18 +135,12 @@ func TestCallRawInFromStdin(t *testing.T) {
 // TestCallNodeWorker calls the official Node worker running the
 // conformance contract (interop/reference-worker.mjs).
 func TestCallNodeWorker(t *testing.T) {
-	node, err := interop.NodePath()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	r := procwire(t, context.Background(), "", "call", "--data", `{"a":1}`, "echo", "--", node, filepath.Join(interop.Dir(), "reference-worker.mjs"))
+	node := testenv.Node(t)
+	r := procwire(t, context.Background(), "", "call", "--data", `{"a":1}`, "echo", "--", node, filepath.Join(testenv.InteropDir(), "reference-worker.mjs"))
 	if r.code != 0 || r.stdout != `{"a":1}`+"\n" {
 		t.Fatalf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
 	}
-	r = procwire(t, context.Background(), "", "call", "types", "--", node, filepath.Join(interop.Dir(), "reference-worker.mjs"))
+	r = procwire(t, context.Background(), "", "call", "types", "--", node, filepath.Join(testenv.InteropDir(), "reference-worker.mjs"))
 	want := `{"arr":[1,"a",true],"big":1099511627776,"bin":"AQID","date":"2023-11-14T22:13:20.000Z","float":1.5,"int":1,"map":{"k":"v"},"neg":-1,"nil":null,"str":"héllo"}` + "\n"
 	if r.code != 0 || r.stdout != want {
 		t.Fatalf("types from Node: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
@@ -298,8 +257,7 @@ func TestUsage(t *testing.T) {
 // TestBinaryInterrupt runs the built command and sends it SIGINT during a
 // stream: the stream is aborted, the worker shut down, the exit status 130.
 func TestBinaryInterrupt(t *testing.T) {
-	build(t)
-	cmd := exec.Command(cli, "stream", "tick", "--", conf)
+	cmd := exec.Command(testenv.Worker(t, "./cmd/procwire"), "stream", "tick", "--", conformanceWorker(t))
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -238,52 +238,42 @@ func (c *ArrowCodec) encode(schema *arrow.Schema, sizeHint int, write func(*ipc.
 // after Unmarshal returns and, unless Options.ZeroCopy is set, do not
 // reference data. Unmarshal does not modify data.
 func (c *ArrowCodec) Unmarshal(data []byte, v any) error {
+	var target string // the kind of v, for the nil message
 	switch p := v.(type) {
 	case *arrow.RecordBatch:
-		if p == nil {
-			return errors.New("arrowcodec: cannot decode into a nil *arrow.RecordBatch")
-		}
-		mem := c.limited()
-		schema, recs, err := c.decode(data, mem)
-		if err != nil {
-			return mem.check(err)
-		}
+		target = map[bool]string{true: "*arrow.RecordBatch"}[p == nil]
+	case *[]arrow.RecordBatch:
+		target = map[bool]string{true: "*[]arrow.RecordBatch"}[p == nil]
+	case *arrow.Table:
+		target = map[bool]string{true: "*arrow.Table"}[p == nil]
+	default:
+		return fmt.Errorf("arrowcodec: cannot decode into %T: want *arrow.RecordBatch, *[]arrow.RecordBatch or *arrow.Table", v)
+	}
+	if target != "" {
+		return errors.New("arrowcodec: cannot decode into a nil " + target)
+	}
+	mem := c.limited()
+	schema, recs, err := c.decode(data, mem)
+	if err != nil {
+		return mem.check(err)
+	}
+	switch p := v.(type) {
+	case *arrow.RecordBatch:
 		rec, err := concatenate(schema, recs, mem)
 		if err != nil {
 			return mem.check(err)
 		}
 		*p = rec
-		return nil
 	case *[]arrow.RecordBatch:
-		if p == nil {
-			return errors.New("arrowcodec: cannot decode into a nil *[]arrow.RecordBatch")
-		}
-		mem := c.limited()
-		_, recs, err := c.decode(data, mem)
-		if err != nil {
-			return mem.check(err)
-		}
 		if recs == nil {
 			recs = []arrow.RecordBatch{}
 		}
 		*p = recs
-		return nil
 	case *arrow.Table:
-		if p == nil {
-			return errors.New("arrowcodec: cannot decode into a nil *arrow.Table")
-		}
-		mem := c.limited()
-		schema, recs, err := c.decode(data, mem)
-		if err != nil {
-			return mem.check(err)
-		}
-		tbl := array.NewTableFromRecords(schema, recs)
+		*p = array.NewTableFromRecords(schema, recs)
 		releaseAll(recs)
-		*p = tbl
-		return nil
-	default:
-		return fmt.Errorf("arrowcodec: cannot decode into %T: want *arrow.RecordBatch, *[]arrow.RecordBatch or *arrow.Table", v)
 	}
+	return nil
 }
 
 func releaseAll(recs []arrow.RecordBatch) {

@@ -16,7 +16,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/codec/arrowcodec"
 )
 
@@ -67,6 +66,19 @@ func release[T interface{ Release() }](xs ...T) {
 	for _, x := range xs {
 		x.Release()
 	}
+}
+
+// encodedBatches is batches of count batches of rows rows each, released
+// when t ends, and their Arrow IPC stream as Codec writes it.
+func encodedBatches(t *testing.T, count, rows int) ([]arrow.RecordBatch, []byte) {
+	t.Helper()
+	recs := batches(memory.DefaultAllocator, count, rows)
+	t.Cleanup(func() { release(recs...) })
+	data, err := arrowcodec.Codec.Marshal(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs, data
 }
 
 // checked returns a codec over a checked allocator that fails t if any of
@@ -246,12 +258,7 @@ func TestValues(t *testing.T) {
 // reader accepts them, and the stream ends with the end-of-stream marker
 // that apache-arrow's JS writer also writes.
 func TestStreamFormat(t *testing.T) {
-	recs := batches(memory.DefaultAllocator, 2, 10)
-	defer release(recs...)
-	data, err := arrowcodec.Codec.Marshal(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs, data := encodedBatches(t, 2, 10)
 	if !bytes.HasSuffix(data, []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}) {
 		t.Fatalf("stream does not end with the end-of-stream marker: % x", data[len(data)-8:])
 	}
@@ -487,12 +494,7 @@ func TestUnmarshalTargetErrors(t *testing.T) {
 // TestMalformed feeds broken streams to every target: each must fail with
 // an error wrapping ErrMalformed, without panicking or leaking memory.
 func TestMalformed(t *testing.T) {
-	recs := batches(memory.DefaultAllocator, 2, 20)
-	defer release(recs...)
-	valid, err := arrowcodec.Codec.Marshal(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, valid := encodedBatches(t, 2, 20)
 	// The schema message has no body: its continuation marker, length
 	// and metadata.
 	schemaLen := 8 + int(binary.LittleEndian.Uint32(valid[4:]))
@@ -563,12 +565,7 @@ func TestMalformed(t *testing.T) {
 // between messages is a valid stream of fewer batches (the end-of-stream
 // marker is optional); any other fails with ErrMalformed.
 func TestTruncated(t *testing.T) {
-	recs := batches(memory.DefaultAllocator, 3, 5)
-	defer release(recs...)
-	valid, err := arrowcodec.Codec.Marshal(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs, valid := encodedBatches(t, 3, 5)
 	c, _ := checked(t, arrowcodec.Options{})
 	for n := 0; n < len(valid); n++ {
 		var got []arrow.RecordBatch
@@ -593,12 +590,7 @@ func TestTruncated(t *testing.T) {
 
 // TestMaxDecodedSize checks the cap on decoding memory.
 func TestMaxDecodedSize(t *testing.T) {
-	recs := batches(memory.DefaultAllocator, 2, 1000)
-	defer release(recs...)
-	data, err := arrowcodec.Codec.Marshal(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, data := encodedBatches(t, 2, 1000)
 	tests := []struct {
 		name  string
 		limit int64
@@ -633,7 +625,7 @@ func TestMaxDecodedSize(t *testing.T) {
 
 // TestConcurrent uses one codec from many goroutines (run with -race).
 func TestConcurrent(t *testing.T) {
-	var c codec.Codec = arrowcodec.Codec
+	c := arrowcodec.Codec
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)

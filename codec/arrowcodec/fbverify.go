@@ -87,23 +87,13 @@ func verifyMessage(meta []byte) error {
 }
 
 func (v *fbVerifier) schema(t int) error {
-	start, n, err := v.vector(t, 1, 4)
-	if err != nil {
+	if err := v.eachTable(t, 1, func(f int) error { return v.field(f, 0) }); err != nil {
 		return err
-	}
-	for i := 0; i < n; i++ {
-		f, err := v.ref(start + 4*i)
-		if err != nil {
-			return err
-		}
-		if err := v.field(f, 0); err != nil {
-			return err
-		}
 	}
 	if err := v.keyValues(t, 2); err != nil {
 		return err
 	}
-	_, _, err = v.vector(t, 3, 8)
+	_, _, err := v.vector(t, 3, 8)
 	return err
 }
 
@@ -145,18 +135,8 @@ func (v *fbVerifier) field(t, depth int) error {
 			return err
 		}
 	}
-	start, n, err := v.vector(t, 5, 4)
-	if err != nil {
+	if err := v.eachTable(t, 5, func(child int) error { return v.field(child, depth+1) }); err != nil {
 		return err
-	}
-	for i := 0; i < n; i++ {
-		child, err := v.ref(start + 4*i)
-		if err != nil {
-			return err
-		}
-		if err := v.field(child, depth+1); err != nil {
-			return err
-		}
 	}
 	return v.keyValues(t, 6)
 }
@@ -192,22 +172,31 @@ func (v *fbVerifier) recordBatch(t int, bodyLen int64) error {
 
 // keyValues checks the vector of KeyValue tables in field i of table t.
 func (v *fbVerifier) keyValues(t, i int) error {
-	start, n, err := v.vector(t, i, 4)
-	if err != nil {
-		return err
-	}
-	for j := 0; j < n; j++ {
-		kv, err := v.ref(start + 4*j)
-		if err != nil {
-			return err
-		}
+	return v.eachTable(t, i, func(kv int) error {
 		if err := v.table(kv); err != nil {
 			return err
 		}
 		if _, _, err := v.vector(kv, 0, 1); err != nil {
 			return err
 		}
-		if _, _, err := v.vector(kv, 1, 1); err != nil {
+		_, _, err := v.vector(kv, 1, 1)
+		return err
+	})
+}
+
+// eachTable calls check with each table referenced by the vector of tables
+// in field i of table t.
+func (v *fbVerifier) eachTable(t, i int, check func(table int) error) error {
+	start, n, err := v.vector(t, i, 4)
+	if err != nil {
+		return err
+	}
+	for j := 0; j < n; j++ {
+		ref, err := v.ref(start + 4*j)
+		if err != nil {
+			return err
+		}
+		if err := check(ref); err != nil {
 			return err
 		}
 	}

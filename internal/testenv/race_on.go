@@ -1,7 +1,7 @@
 //go:build race
 
-package interop
+package testenv
 
 // raceEnabled reports whether this binary was built with -race; the workers
-// the tests build then get the race detector too.
+// BuildWorker builds then get the race detector too.
 const raceEnabled = true

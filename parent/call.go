@@ -1,0 +1,204 @@
+package parent
+
+// Requests: registering them, sending them, and waiting for and decoding
+// their responses.
+//
+// Ownership of a callState: the caller creates it and registers it in
+// Conn.inflight (start); from then on whoever removes it from inflight,
+// under Conn.mu, decides its end: the read loop when the response (or a
+// stream's last frame) arrives, the caller when it gives up (forget: abort,
+// timeout, end of a stream), or the read loop's finish when the connection
+// ends (closing ch). Only the read loop sends on ch.
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/protocol"
+	"github.com/procwire/procwire-go/wire"
+)
+
+// callState is the parent's state of one request awaiting its response.
+type callState struct {
+	response protocol.ResponseType
+	ch       chan frame // read loop → caller; closed by finish
+	// Streams only.
+	gone   chan struct{} // closed, under Conn.mu, when the consumer no longer reads
+	queued atomic.Int64  // payload bytes delivered and not yet consumed
+	space  chan struct{} // signalled when queued falls to streamLowWater
+}
+
+// callStatePool recycles the state of result and ack calls that completed
+// normally (the read loop has forgotten them by then).
+var callStatePool = sync.Pool{New: func() any { return &callState{ch: make(chan frame, 1)} }}
+
+// timerPool recycles request timers (a call's timeout costs no allocation).
+var timerPool sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timerPool.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	t.Stop() // since Go 1.23 no stale tick can be received after Stop
+	timerPool.Put(t)
+}
+
+// start registers a request and sends it.
+func (c *Conn) start(method string, in any, want ...protocol.ResponseType) (protocol.MethodDesc, uint32, *callState, error) {
+	m, ok := c.methods[method]
+	if !ok {
+		return m, 0, nil, fmt.Errorf("procwire/parent: unknown method %q", method)
+	}
+	okType := false
+	for _, rt := range want {
+		okType = okType || m.Response == rt
+	}
+	if !okType {
+		return m, 0, nil, fmt.Errorf("procwire/parent: method %q answers with %q", method, m.Response)
+	}
+	payload, err := marshal(m.RequestCodec, in)
+	if err != nil {
+		return m, 0, nil, err
+	}
+	var cs *callState
+	if m.Response == protocol.ResponseStream {
+		cs = &callState{response: protocol.ResponseStream, ch: make(chan frame, streamBuffer), gone: make(chan struct{}), space: make(chan struct{}, 1)}
+	} else {
+		cs = callStatePool.Get().(*callState)
+		cs.response = m.Response
+	}
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return m, 0, nil, err
+	}
+	c.nextID++
+	if c.nextID == 0 {
+		c.nextID = 1
+	}
+	id := c.nextID
+	c.inflight[id] = cs
+	c.mu.Unlock()
+	if err := c.send(wire.Header{Method: m.ID, RequestID: id}, payload); err != nil {
+		c.forget(id)
+		return m, 0, nil, err
+	}
+	return m, id, cs, nil
+}
+
+func marshal(cd codec.Codec, v any) ([]byte, error) {
+	b, err := cd.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("procwire/parent: encode request: %w", err)
+	}
+	return b, nil
+}
+
+// forget removes a request the caller gives up on; the read loop drops its
+// later frames.
+func (c *Conn) forget(id uint32) {
+	c.mu.Lock()
+	if cs := c.inflight[id]; cs != nil {
+		if cs.gone != nil {
+			close(cs.gone)
+		}
+		delete(c.inflight, id)
+	}
+	c.mu.Unlock()
+}
+
+// abort forgets the request and, for a cancellable method, tells the
+// worker to cancel it.
+func (c *Conn) abort(m protocol.MethodDesc, id uint32) {
+	c.forget(id)
+	if m.Cancellable {
+		c.send(wire.Header{Method: wire.MethodAbort, RequestID: id}, nil)
+	}
+}
+
+// Call sends a request to a result or ack method and decodes the response
+// into out (which may be nil). A worker error is a *protocol.Error. When ctx
+// ends first, the request is aborted and ctx's error returned. If the
+// connection ends first, the error is Err's: it wraps ErrClosed.
+func (c *Conn) Call(ctx context.Context, method string, in, out any) error {
+	return c.call(ctx, method, in, out, 0)
+}
+
+// call is Call with a timeout (none if d <= 0), which fails the call with
+// an error wrapping ErrTimeout; the worker is not told, as with Node.
+func (c *Conn) call(ctx context.Context, method string, in, out any, d time.Duration) error {
+	m, id, cs, err := c.start(method, in, protocol.ResponseResult, protocol.ResponseAck)
+	if err != nil {
+		return err
+	}
+	var expired <-chan time.Time
+	if d > 0 {
+		t := getTimer(d)
+		defer putTimer(t)
+		expired = t.C
+	}
+	select {
+	case f, ok := <-cs.ch:
+		if !ok {
+			return c.Err() // set before finish closed ch
+		}
+		callStatePool.Put(cs) // the read loop forgot it before sending
+		return decodeResponse(m.ResponseCodec, f, out)
+	case <-ctx.Done():
+		c.abort(m, id)
+		return ctx.Err()
+	case <-expired:
+		c.forget(id)
+		return fmt.Errorf("%w: %q after %v", ErrTimeout, method, d)
+	}
+}
+
+// Ack is Call for ack methods: it returns once the worker acknowledged.
+func (c *Conn) Ack(ctx context.Context, method string, in, out any) error {
+	return c.Call(ctx, method, in, out)
+}
+
+// Notify sends a request to a method of response type "none".
+func (c *Conn) Notify(method string, in any) error {
+	m, ok := c.methods[method]
+	if !ok {
+		return fmt.Errorf("procwire/parent: unknown method %q", method)
+	}
+	payload, err := marshal(m.RequestCodec, in)
+	if err != nil {
+		return err
+	}
+	return c.send(wire.Header{Method: m.ID}, payload)
+}
+
+func decodeResponse(cd codec.Codec, f frame, out any) error {
+	if f.flags.Has(wire.FlagError) {
+		return remoteError(f.payload)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := cd.Unmarshal(f.payload, out); err != nil {
+		return fmt.Errorf("procwire/parent: decode response: %w", err)
+	}
+	return nil
+}
+
+// remoteError returns the *protocol.Error a worker's error payload holds.
+func remoteError(payload []byte) error {
+	var v any
+	if err := codec.MsgPack.Unmarshal(payload, &v); err != nil {
+		return fmt.Errorf("procwire/parent: decode error payload: %w", err)
+	}
+	return protocol.ErrorFromPayload(v)
+}
