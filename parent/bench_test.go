@@ -1,12 +1,8 @@
 package parent_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
-	"encoding/json"
-	"github.com/procwire/procwire-go"
-	"github.com/procwire/procwire-go/wire"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +11,10 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/procwire/procwire-go"
+	"github.com/procwire/procwire-go/internal/testenv"
+	"github.com/procwire/procwire-go/wire"
 
 	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/parent"
@@ -249,39 +249,21 @@ func BenchmarkConnRawPeer(b *testing.B) {
 func BenchmarkWorkerRawClient(b *testing.B) {
 	cmd := exec.Command(conformance(b))
 	cmd.Stderr = os.Stderr
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		cmd.Wait()
-	}()
-	var init struct {
-		Params struct {
-			Pipe   string          `json:"pipe"`
-			Schema protocol.Schema `json:"schema"`
-		} `json:"params"`
-	}
-	line, _ := bufio.NewReader(stdout).ReadBytes('\n')
-	if err := json.Unmarshal(line, &init); err != nil {
-		b.Fatal(err)
-	}
-	nc, err := net.Dial("unix", init.Params.Pipe)
+	w := testenv.Spawn(b, cmd)
+	nc, err := testenv.Dial(w.Init.Pipe)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer nc.Close()
-	id := init.Params.Schema.Methods["echoRaw"].ID
+	id := w.MethodID("echoRaw")
 	r := wire.NewReader(nc, 0, 0)
-	w := wire.NewWriter(nc)
+	ww := wire.NewWriter(nc)
 	payload := make([]byte, 100)
 	var scratch []byte
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := w.WriteFrame(wire.Header{Method: id, RequestID: uint32(i + 1), Length: 100}, payload); err != nil {
+		if _, err := ww.WriteFrame(wire.Header{Method: id, RequestID: uint32(i + 1), Length: 100}, payload); err != nil {
 			b.Fatal(err)
 		}
 		_, _, s, err := r.Next(scratch)

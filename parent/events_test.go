@@ -1,42 +1,24 @@
 package parent
 
 import (
-	"bytes"
 	"log/slog"
 	"net"
 	"regexp"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // TestEventDropsReported checks that events dropped for a full module
 // subscriber are all counted, and reported at most once a second rather
 // than one warning each.
 func TestEventDropsReported(t *testing.T) {
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	pc, wc := net.Pipe()
 	conn := NewConn(pc, 0, nil, []protocol.EventDesc{{Name: "ev", ID: 1, Codec: codec.Raw}})
 	defer conn.Close()

@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/procwire/procwire-go"
 	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/internal/testenv"
@@ -96,8 +94,7 @@ func fakeWorker(mode string) {
 // startFake starts a fakeWorker (this test binary) in the given mode.
 func startFake(t *testing.T, mode string, opts parent.Options) *parent.Module {
 	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	testenv.VerifyNoLeaks(t)
 	self, _ := os.Executable()
 	m, err := parent.Start(context.Background(), mode, parent.Command{Path: self, Env: testenv.WorkerEnv("PROCWIRE_FAKE=" + mode)}, opts)
 	if err != nil {
@@ -108,22 +105,7 @@ func startFake(t *testing.T, mode string, opts parent.Options) *parent.Module {
 }
 
 // logBuffer collects a logger's output.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+type logBuffer struct{ testenv.Buffer }
 
 func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
@@ -186,8 +168,7 @@ func eachWorker(t *testing.T, test func(t *testing.T, w worker)) {
 func startWorker(t *testing.T, w worker, opts parent.Options) *parent.Module {
 	t.Helper()
 	cmd := w.cmd(t)
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	testenv.VerifyNoLeaks(t)
 	m, err := parent.Start(context.Background(), "conformance-"+w.name, cmd, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -518,8 +499,7 @@ func TestRestartOnCrash(t *testing.T) {
 }
 
 func TestHeartbeatKillsADeafWorker(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	testenv.VerifyNoLeaks(t)
 	self, _ := os.Executable()
 	closed := make(chan struct{})
 	var once sync.Once
@@ -646,8 +626,7 @@ func TestSchemaValidation(t *testing.T) {
 
 func TestOfficialNodeWorker(t *testing.T) {
 	node := testenv.Node(t)
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	testenv.VerifyNoLeaks(t)
 	m, err := parent.Start(context.Background(), "node", parent.Command{Path: node, Args: []string{filepath.Join(testenv.InteropDir(), "bench-node-worker.mjs")}}, parent.Options{
 		Methods: map[string]parent.MethodSpec{"echo": {}, "echoRaw": {Codec: codec.Raw}, "blob": {Response: protocol.ResponseStream, Codec: codec.Raw}},
 		Auth:    true,
@@ -684,8 +663,7 @@ func TestOfficialNodeWorker(t *testing.T) {
 // and the real parent (right token) still gets in afterwards.
 func TestAuthRejectsABadToken(t *testing.T) {
 	eachWorker(t, func(t *testing.T, w worker) {
-		ignore := goleak.IgnoreCurrent()
-		t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+		testenv.VerifyNoLeaks(t)
 		const token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 		c := w.cmd(t)
 		env := c.Env
@@ -695,25 +673,11 @@ func TestAuthRejectsABadToken(t *testing.T) {
 		cmd := exec.Command(c.Path, c.Args...)
 		cmd.Env = append(env, "PROCWIRE_TOKEN="+token)
 		cmd.Stderr = io.Discard
-		stdin, _ := cmd.StdinPipe()
-		stdout, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			stdin.Close() // end of stdin: the worker exits
-			cmd.Wait()
-		}()
-		line, err := bufio.NewReader(stdout).ReadBytes('\n')
-		msg, perr := protocol.ParseMessage(line)
-		init, ierr := protocol.ParseInit(msg.Params)
-		if err != nil || perr != nil || ierr != nil {
-			t.Fatalf("$init: %q, %v %v %v", line, err, perr, ierr)
-		}
+		init := testenv.Spawn(t, cmd).Init
 		echo := []protocol.MethodDesc{{Name: "echo", ID: init.Schema.Methods["echo"].ID, Response: protocol.ResponseResult,
 			RequestCodec: codec.MsgPack, ResponseCodec: codec.MsgPack}}
 		connect := func(tok string) error {
-			nc, err := net.Dial("unix", init.Pipe)
+			nc, err := testenv.Dial(init.Pipe)
 			if err != nil {
 				return err
 			}
