@@ -43,17 +43,15 @@ func main() {
 	})
 	procwire.HandleNotify(w, "notify", func(ctx context.Context, in any) error { return notified.Emit(in) })
 	procwire.Handle(w, "sleep", func(ctx context.Context, ms int) (map[string]int, error) {
-		t := time.NewTimer(time.Duration(ms) * time.Millisecond)
-		defer t.Stop()
 		select {
-		case <-t.C:
+		case <-time.After(time.Duration(ms) * time.Millisecond): // collected once it fires or is unreachable (Go ≥ 1.23)
 			return map[string]int{"slept": ms}, nil
 		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), procwire.ErrAborted) {
-				aborted.Emit("sleep")
-			}
-			return nil, context.Cause(ctx)
 		}
+		if errors.Is(context.Cause(ctx), procwire.ErrAborted) {
+			aborted.Emit("sleep")
+		}
+		return nil, context.Cause(ctx)
 	})
 	procwire.Handle(w, "runtime", func(ctx context.Context, in any) (Runtime, error) {
 		var ms runtime.MemStats

@@ -18,8 +18,7 @@ import (
 )
 
 var benchCmd = &command{
-	name:    "bench",
-	short:   "measure request rate and latency percentiles",
+	name: "bench", short: "measure request rate and latency percentiles",
 	summary: "Spawn the worker and call one method as fast as it answers, from N concurrent callers, for a while; print the request rate and latency percentiles",
 	example: "procwire bench --method echo --data '{\"a\":1}' --concurrency 64 --duration 10s -- ./worker",
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {

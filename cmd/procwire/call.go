@@ -10,9 +10,7 @@ import (
 )
 
 var callCmd = &command{
-	name:    "call",
-	args:    "METHOD ",
-	short:   "send one request and print the result",
+	name: "call", args: "METHOD ", short: "send one request and print the result",
 	summary: "Spawn the worker, send one request to METHOD (a result, ack or none method), print the result as JSON, and shut it down",
 	example: `procwire call --data '{"a":1}' echo -- ./worker`,
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {

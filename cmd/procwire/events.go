@@ -12,8 +12,7 @@ import (
 )
 
 var eventsCmd = &command{
-	name:    "events",
-	short:   "print the worker's events as JSON lines",
+	name: "events", short: "print the worker's events as JSON lines",
 	summary: "Spawn the worker and print every event it emits as a line of JSON {\"event\": name, \"data\": value} until interrupted (or --duration); --call sends a request first, to make the worker emit",
 	example: `procwire events --call progress --data '{"n":3}' --duration 1s -- ./worker`,
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {

@@ -7,8 +7,7 @@ import (
 )
 
 var schemaCmd = &command{
-	name:    "schema",
-	short:   "print the worker's schema as JSON",
+	name: "schema", short: "print the worker's schema as JSON",
 	summary: "Spawn the worker, print its $init schema (methods with id, response type and timeout; events) as indented JSON, and shut it down",
 	example: "procwire schema -- ./worker",
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {

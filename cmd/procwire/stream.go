@@ -12,9 +12,7 @@ import (
 )
 
 var streamCmd = &command{
-	name:    "stream",
-	args:    "METHOD ",
-	short:   "print a stream's chunks, one JSON line each",
+	name: "stream", args: "METHOD ", short: "print a stream's chunks, one JSON line each",
 	summary: "Spawn the worker, call the stream method METHOD and print each chunk as a line of JSON (or append the raw bytes to a file); Ctrl-C aborts the stream",
 	example: `procwire stream --data '{"n":5}' count -- ./worker`,
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {

@@ -123,27 +123,11 @@ func concatDictionary(dt *arrow.DictionaryType, parts []arrow.Array, mem memory.
 	b := array.NewBuilder(mem, dt.IndexType)
 	defer b.Release()
 	b.Reserve(n)
-	var appendIndex func(int32)
-	switch b := b.(type) {
-	case *array.Int8Builder:
-		appendIndex = func(v int32) { b.UnsafeAppend(int8(v)) }
-	case *array.Uint8Builder:
-		appendIndex = func(v int32) { b.UnsafeAppend(uint8(v)) }
-	case *array.Int16Builder:
-		appendIndex = func(v int32) { b.UnsafeAppend(int16(v)) }
-	case *array.Uint16Builder:
-		appendIndex = func(v int32) { b.UnsafeAppend(uint16(v)) }
-	case *array.Int32Builder:
-		appendIndex = func(v int32) { b.UnsafeAppend(v) }
-	case *array.Uint32Builder:
-		appendIndex = func(v int32) { b.UnsafeAppend(uint32(v)) }
-	case *array.Int64Builder:
-		appendIndex = func(v int32) { b.UnsafeAppend(int64(v)) }
-	case *array.Uint64Builder:
-		appendIndex = func(v int32) { b.UnsafeAppend(uint64(v)) }
-	default:
+	newAppender, ok := indexAppenders[dt.IndexType.ID()]
+	if !ok {
 		return nil, fmt.Errorf("dictionary index type %v", dt.IndexType)
 	}
+	appendIndex := newAppender(b)
 	for i, p := range parts {
 		d := p.(*array.Dictionary)
 		for j := 0; j < d.Len(); j++ {
@@ -157,4 +141,23 @@ func concatDictionary(dt *arrow.DictionaryType, parts []arrow.Array, mem memory.
 	indices := b.NewArray()
 	defer indices.Release()
 	return array.NewDictionaryArray(dt, indices, dict), nil
+}
+
+// indexAppenders make, for each integer index type, a function that
+// appends an int32 index to a builder of that type.
+var indexAppenders = map[arrow.Type]func(array.Builder) func(int32){
+	arrow.INT8:   func(b array.Builder) func(int32) { return appendAs(b.(*array.Int8Builder).UnsafeAppend) },
+	arrow.UINT8:  func(b array.Builder) func(int32) { return appendAs(b.(*array.Uint8Builder).UnsafeAppend) },
+	arrow.INT16:  func(b array.Builder) func(int32) { return appendAs(b.(*array.Int16Builder).UnsafeAppend) },
+	arrow.UINT16: func(b array.Builder) func(int32) { return appendAs(b.(*array.Uint16Builder).UnsafeAppend) },
+	arrow.INT32:  func(b array.Builder) func(int32) { return b.(*array.Int32Builder).UnsafeAppend },
+	arrow.UINT32: func(b array.Builder) func(int32) { return appendAs(b.(*array.Uint32Builder).UnsafeAppend) },
+	arrow.INT64:  func(b array.Builder) func(int32) { return appendAs(b.(*array.Int64Builder).UnsafeAppend) },
+	arrow.UINT64: func(b array.Builder) func(int32) { return appendAs(b.(*array.Uint64Builder).UnsafeAppend) },
+}
+
+// appendAs converts an index to the builder's integer type (unified
+// indices are never negative and fit the dictionary's index type).
+func appendAs[T int8 | uint8 | int16 | uint16 | uint32 | int64 | uint64](appendValue func(T)) func(int32) {
+	return func(v int32) { appendValue(T(v)) }
 }

@@ -191,13 +191,9 @@ func newWorker(opts procwire.Options) *procwire.Worker {
 				sum += x.Value(i)
 			}
 		}
-		b := array.NewFloat64Builder(memory.DefaultAllocator)
-		defer b.Release()
-		b.Append(sum)
-		col := b.NewArray()
-		defer col.Release()
-		schema := arrow.NewSchema([]arrow.Field{{Name: "sum", Type: arrow.PrimitiveTypes.Float64}}, nil)
-		return array.NewRecordBatch(schema, []arrow.Array{col}, 1), nil
+		return column("sum", arrow.PrimitiveTypes.Float64, func(b array.Builder) {
+			b.(*array.Float64Builder).Append(sum)
+		}), nil
 	}, arrowOpts)
 	// batchesArrow: the request is an Arrow table whose Int32 column n
 	// holds one value; the response streams n chunks, chunk i a table with
@@ -212,23 +208,29 @@ func newWorker(opts procwire.Options) *procwire.Worker {
 		if !ok || !n.IsValid(0) {
 			return fmt.Errorf("batchesArrow: column n is %v, want a non-null int32", in.Column(idx[0]).DataType())
 		}
-		schema := arrow.NewSchema([]arrow.Field{{Name: "i", Type: arrow.PrimitiveTypes.Int32}}, nil)
-		b := array.NewInt32Builder(memory.DefaultAllocator)
-		defer b.Release()
 		for i := int32(0); i < n.Value(0); i++ {
-			b.AppendValues([]int32{i, i, i}, nil)
-			col := b.NewArray()
-			rec := array.NewRecordBatch(schema, []arrow.Array{col}, 3)
-			col.Release()
-			err := out.Send(rec)
-			rec.Release()
-			if err != nil {
+			rec := column("i", arrow.PrimitiveTypes.Int32, func(b array.Builder) {
+				b.(*array.Int32Builder).AppendValues([]int32{i, i, i}, nil)
+			})
+			if err := func() error { defer rec.Release(); return out.Send(rec) }(); err != nil {
 				return err
 			}
 		}
 		return nil
 	}, arrowOpts)
 	return w
+}
+
+// column returns a record batch of one column, name of type typ, whose
+// values fill appends.
+func column(name string, typ arrow.DataType, fill func(array.Builder)) arrow.RecordBatch {
+	b := array.NewBuilder(memory.DefaultAllocator, typ)
+	defer b.Release()
+	fill(b)
+	col := b.NewArray()
+	defer col.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: name, Type: typ}}, nil)
+	return array.NewRecordBatch(schema, []arrow.Array{col}, int64(col.Len()))
 }
 
 // fill sets every byte of buf to b at memmove speed.
