@@ -1,6 +1,6 @@
 module github.com/procwire/procwire-go
 
-go 1.24.0
+go 1.25.0
 
 require (
 	github.com/Microsoft/go-winio v0.6.2
@@ -8,12 +8,12 @@ require (
 	github.com/google/flatbuffers v25.9.23+incompatible
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	go.uber.org/goleak v1.3.0
-	golang.org/x/sys v0.39.0
+	golang.org/x/sys v0.44.0
 )
 
 require (
 	github.com/goccy/go-json v0.10.5 // indirect
-	github.com/klauspost/compress v1.18.2 // indirect
+	github.com/klauspost/compress v1.20.2 // indirect
 	github.com/klauspost/cpuid/v2 v2.3.0 // indirect
 	github.com/pierrec/lz4/v4 v4.1.22 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect

@@ -3,19 +3,17 @@ package procwire
 import (
 	"bufio"
 	"context"
-	"errors"
+	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/protocol"
-	"github.com/procwire/procwire-go/wire"
 )
 
 // fakeParent impersonates a Procwire parent at the byte level: it owns the
@@ -117,24 +115,6 @@ func (p *fakeParent) control(line string) {
 	}
 }
 
-// conn is one data-plane connection of the fake parent.
-type conn struct {
-	t  *testing.T
-	nc net.Conn
-	r  *wire.Reader
-	w  *wire.Writer
-}
-
-func (p *fakeParent) dial() *conn {
-	p.t.Helper()
-	nc, err := testenv.Dial(p.init.Pipe)
-	if err != nil {
-		p.t.Fatalf("dial %s: %v", p.init.Pipe, err)
-	}
-	p.t.Cleanup(func() { nc.Close() })
-	return &conn{t: p.t, nc: nc, r: wire.NewReader(nc, 0, 0), w: wire.NewWriter(nc)}
-}
-
 func (p *fakeParent) methodID(name string) uint16 {
 	p.t.Helper()
 	m, ok := p.init.Schema.Methods[name]
@@ -144,62 +124,89 @@ func (p *fakeParent) methodID(name string) uint16 {
 	return m.ID
 }
 
-func (c *conn) send(method uint16, id uint32, payload []byte) {
-	c.t.Helper()
-	if _, err := c.w.WriteFrame(wire.Header{Method: method, RequestID: id}, payload); err != nil {
-		c.t.Fatalf("send: %v", err)
+// The tests below check the lines the fake parent reads first: $init,
+// and $error when the worker cannot start.
+
+func TestInitAnnouncesSchema(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	p := startWorker(t, Options{}, func(w *Worker) {
+		Handle(w, "a", func(ctx context.Context, in any) (any, error) { return nil, nil })
+		HandleStream(w, "b", func(ctx context.Context, in any, out *Stream[int]) error { return nil })
+		HandleAck(w, "c", func(ctx context.Context, in any) (any, error) { return nil, nil }, MethodOptions{Timeout: 1500 * time.Millisecond})
+		HandleNotify(w, "d", func(ctx context.Context, in any) error { return nil })
+		NewEvent[int](w, "e1")
+		NewEvent[int](w, "e2")
+	})
+	want := protocol.Schema{
+		Methods: map[string]protocol.MethodSchema{
+			"a": {ID: 1, Response: ResponseResult},
+			"b": {ID: 2, Response: ResponseStream},
+			"c": {ID: 3, Response: ResponseAck, Timeout: 1500},
+			"d": {ID: 4, Response: ResponseNone},
+		},
+		Events: map[string]protocol.EventSchema{"e1": {ID: 1}, "e2": {ID: 2}},
 	}
-}
-
-func (c *conn) sendValue(method uint16, id uint32, v any) {
-	c.t.Helper()
-	b, err := codec.MsgPack.Marshal(v)
-	if err != nil {
-		c.t.Fatal(err)
+	got, _ := json.Marshal(p.init.Schema)
+	exp, _ := json.Marshal(want)
+	if string(got) != string(exp) {
+		t.Errorf("schema = %s, want %s", got, exp)
 	}
-	c.send(method, id, b)
-}
-
-// recv reads the next frame, failing the test after d.
-func (c *conn) recv(d time.Duration) (wire.Header, []byte) {
-	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(d))
-	h, p, err := c.r.ReadFrame()
-	if err != nil {
-		c.t.Fatalf("recv: %v", err)
+	if p.init.Version != "1.0.0" {
+		t.Errorf("version = %q", p.init.Version)
 	}
-	return h, p
-}
-
-// recvErr reads the next frame and returns the error instead of failing.
-func (c *conn) recvErr(d time.Duration) (wire.Header, []byte, error) {
-	c.nc.SetReadDeadline(time.Now().Add(d))
-	return c.r.ReadFrame()
-}
-
-func decode[T any](t *testing.T, b []byte) T {
-	t.Helper()
-	var v T
-	if err := codec.MsgPack.Unmarshal(b, &v); err != nil {
-		t.Fatalf("decode %x: %v", b, err)
+	if !strings.Contains(p.init.Pipe, "procwire-") {
+		t.Errorf("pipe path %q", p.init.Pipe)
 	}
-	return v
-}
-
-// expectClosed checks that the worker closed the connection.
-func (c *conn) expectClosed(d time.Duration) {
-	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(d))
-	var b [1]byte
-	for {
-		_, err := c.nc.Read(b[:])
-		if err == nil {
-			continue
-		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			c.t.Fatalf("connection still open after %v", d)
-		}
+	if !testenv.SocketFiles {
 		return
+	}
+	fi, err := os.Stat(p.init.Pipe)
+	if err != nil {
+		t.Fatalf("socket not created before $init: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode = %v, want 0600", fi.Mode().Perm())
+	}
+	if !strings.HasSuffix(p.init.Pipe, ".sock") {
+		t.Errorf("pipe path %q", p.init.Pipe)
+	}
+}
+
+func TestInitEventsIsAnObjectWithoutEvents(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	w := NewWorker(Options{})
+	msg, err := protocol.InitLine(protocol.Init{Pipe: "/x", Schema: w.Schema()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(msg), "{") || !strings.Contains(string(msg), `"events":{}`) || !strings.Contains(string(msg), `"methods":{}`) {
+		t.Errorf("$init = %s; want events and methods as {}", msg)
+	}
+}
+
+func TestSocketDirectoryErrorSendsError(t *testing.T) {
+	if !testenv.SocketFiles {
+		t.Skip("named pipes have no directory")
+	}
+	testenv.VerifyNoLeaks(t)
+	inR, inW := io.Pipe()
+	defer inW.Close()
+	outR, outW := io.Pipe()
+	w := NewWorker(Options{SocketDir: "/nonexistent/procwire", Stdin: inR, Stdout: outW, errorLinger: time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()); outW.Close() }()
+	line, _ := bufio.NewReader(outR).ReadString('\n')
+	var msg struct {
+		Method string `json:"method"`
+		Params struct {
+			Message string `json:"message"`
+		} `json:"params"`
+	}
+	if err := json.Unmarshal([]byte(line), &msg); err != nil || msg.Method != "$error" || !strings.Contains(msg.Params.Message, "/nonexistent") {
+		t.Fatalf("stdout = %q, want $error naming the directory", line)
+	}
+	if err := <-done; err == nil {
+		t.Error("Run = nil, want the error")
 	}
 }

@@ -88,6 +88,7 @@ func unknownMethod(id uint16) *method {
 	return &method{
 		MethodDesc: protocol.MethodDesc{Name: fmt.Sprintf("#%d", id), ID: id, Response: ResponseResult},
 		serve: func(context.Context, *Request, *ResponseWriter) error {
+			//lint:ignore ST1005 @procwire/runtime-core's message, word for word
 			return fmt.Errorf("Unknown method ID: %d", id)
 		},
 		stats: new(methodCounters),

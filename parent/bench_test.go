@@ -8,17 +8,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/procwire/procwire-go"
-	"github.com/procwire/procwire-go/internal/testenv"
-	"github.com/procwire/procwire-go/wire"
-
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/parent"
 	"github.com/procwire/procwire-go/protocol"
+	"github.com/procwire/procwire-go/wire"
 )
 
 // BenchmarkSpawnToReady measures Start (spawn, $init, connect) of the Go
@@ -50,32 +47,21 @@ func BenchmarkRoundTrip(b *testing.B) {
 	}
 	defer m.Shutdown(context.Background())
 	in := map[string]any{"id": 12345, "name": "procwire benchmark", "tags": []string{"alpha", "beta", "gamma"}, "score": 98.6}
-	var out map[string]any
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		if err := m.Call(context.Background(), "echo", in, &out); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchCalls(b, m, "echo", in, new(map[string]any))
 }
 
-// sdkPump is a Go worker (this test binary run with PROCWIRE_FAKE=sdk-pump)
-// whose stream method pump sends the same 1 MiB raw chunk as many times as
-// the 4-byte request says: the worker SDK's frame path, without the
-// conformance worker's filling of every chunk.
-func sdkPump() {
-	w := procwire.NewWorker(procwire.Options{})
-	buf := make([]byte, 1<<20)
-	procwire.HandleStream(w, "pump", func(ctx context.Context, n []byte, out *procwire.Stream[[]byte]) error {
-		for i := uint32(0); i < binary.BigEndian.Uint32(n); i++ {
-			if err := out.Send(buf); err != nil {
-				return err
-			}
+// caller is a *parent.Module or a *parent.Conn.
+type caller interface {
+	Call(ctx context.Context, method string, in, out any) error
+}
+
+// benchCalls calls method b.N times with in, decoding each result into out.
+func benchCalls(b *testing.B, c caller, method string, in, out any) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := c.Call(context.Background(), method, in, out); err != nil {
+			b.Fatal(err)
 		}
-		return nil
-	}, procwire.MethodOptions{Codec: codec.Raw})
-	if err := w.Run(context.Background()); err != nil {
-		os.Exit(1)
 	}
 }
 
@@ -101,72 +87,13 @@ func BenchmarkStream1MiB(b *testing.B) {
 	}
 }
 
-// The raw socket between two processes, with no parent, no worker and no
-// codec: the ceiling the benchmarks above are compared with. rawPeer is the
-// child side (the test binary run with PROCWIRE_FAKE=raw-echo or raw-pump).
-func rawPeer(mode string) {
-	nc, err := net.Dial("unix", os.Getenv("PROCWIRE_RAW_SOCKET"))
-	if err != nil {
-		os.Exit(2)
-	}
-	defer nc.Close()
-	r := wire.NewReader(nc, 0, 0)
-	w := wire.NewWriter(nc)
-	var scratch []byte
-	if mode == "raw-echo" {
-		for {
-			h, p, s, err := r.Next(scratch)
-			if err != nil {
-				return
-			}
-			scratch = s
-			h.Flags |= wire.FlagResponse
-			if _, err := w.WriteFrame(h, p); err != nil {
-				return
-			}
-		}
-	}
-	// raw-pump: the request says how many 1 MiB frames to send.
-	h, _, _, err := r.Next(scratch)
-	if err != nil {
-		return
-	}
-	buf := make([]byte, 1<<20)
-	for i := uint32(0); i < h.RequestID; i++ {
-		if _, err := w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagResponse | wire.FlagStream, RequestID: 1, Length: 1 << 20}, buf); err != nil {
-			return
-		}
-	}
-}
-
-func rawConn(b *testing.B, mode string) net.Conn {
-	dir := b.TempDir()
-	path := filepath.Join(dir, "s")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	self, _ := os.Executable()
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), "PROCWIRE_FAKE="+mode, "PROCWIRE_RAW_SOCKET="+path)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { cmd.Wait() })
-	nc, err := ln.Accept()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { nc.Close() })
-	return nc
-}
-
 // BenchmarkRawPingPong is the raw socket's round trip of a small frame
 // (compare with BenchmarkRoundTrip).
-func BenchmarkRawPingPong(b *testing.B) {
-	nc := rawConn(b, "raw-echo")
+func BenchmarkRawPingPong(b *testing.B) { rawEchoes(b, rawConn(b, "raw-echo"), 1) }
+
+// rawEchoes sends b.N frames of 100 bytes for method on nc, each after the
+// answer to the one before, with no SDK on this side.
+func rawEchoes(b *testing.B, nc net.Conn, method uint16) {
 	r := wire.NewReader(nc, 0, 0)
 	w := wire.NewWriter(nc)
 	payload := make([]byte, 100)
@@ -174,15 +101,21 @@ func BenchmarkRawPingPong(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := w.WriteFrame(wire.Header{Method: 1, RequestID: uint32(i + 1), Length: 100}, payload); err != nil {
+		if _, err := w.WriteFrame(wire.Header{Method: method, RequestID: uint32(i + 1), Length: 100}, payload); err != nil {
 			b.Fatal(err)
 		}
-		_, _, s, err := r.Next(scratch)
-		if err != nil {
-			b.Fatal(err)
-		}
-		scratch = s
+		scratch = next(b, r, scratch)
 	}
+}
+
+// next reads a frame from r into scratch and returns the buffer to read the
+// frame after it into.
+func next(b *testing.B, r *wire.Reader, scratch []byte) []byte {
+	_, _, s, err := r.Next(scratch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
 
 // BenchmarkRawPump is the raw socket's throughput for 1 MiB frames from
@@ -199,11 +132,7 @@ func BenchmarkRawPump(b *testing.B) {
 	}
 	var scratch []byte
 	for i := 0; i < b.N; i++ {
-		_, _, s, err := r.Next(scratch)
-		if err != nil {
-			b.Fatal(err)
-		}
-		scratch = s
+		scratch = next(b, r, scratch)
 	}
 }
 
@@ -218,14 +147,7 @@ func BenchmarkRoundTripRaw(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Shutdown(context.Background())
-	in := make([]byte, 100)
-	var out []byte
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		if err := m.Call(context.Background(), "echoRaw", in, &out); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchCalls(b, m, "echoRaw", make([]byte, 100), new([]byte))
 }
 
 // BenchmarkConnRawPeer is the Go parent's own cost: parent.Conn calling a
@@ -234,14 +156,7 @@ func BenchmarkConnRawPeer(b *testing.B) {
 	nc := rawConn(b, "raw-echo")
 	c := parent.NewConn(nc, 0, []protocol.MethodDesc{{Name: "echo", ID: 1, Response: protocol.ResponseResult, RequestCodec: codec.Raw, ResponseCodec: codec.Raw}}, nil)
 	defer c.Close()
-	in := make([]byte, 100)
-	var out []byte
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		if err := c.Call(context.Background(), "echo", in, &out); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchCalls(b, c, "echo", make([]byte, 100), new([]byte))
 }
 
 // BenchmarkWorkerRawClient is the Go worker's own cost: a raw client
@@ -255,21 +170,5 @@ func BenchmarkWorkerRawClient(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer nc.Close()
-	id := w.MethodID("echoRaw")
-	r := wire.NewReader(nc, 0, 0)
-	ww := wire.NewWriter(nc)
-	payload := make([]byte, 100)
-	var scratch []byte
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := ww.WriteFrame(wire.Header{Method: id, RequestID: uint32(i + 1), Length: 100}, payload); err != nil {
-			b.Fatal(err)
-		}
-		_, _, s, err := r.Next(scratch)
-		if err != nil {
-			b.Fatal(err)
-		}
-		scratch = s
-	}
+	rawEchoes(b, nc, w.MethodID("echoRaw"))
 }

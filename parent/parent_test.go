@@ -91,6 +91,89 @@ func fakeWorker(mode string) {
 	}
 }
 
+// sdkPump is a Go worker (this test binary run with PROCWIRE_FAKE=sdk-pump)
+// whose stream method pump sends the same 1 MiB raw chunk as many times as
+// the 4-byte request says: the worker SDK's frame path, without the
+// conformance worker's filling of every chunk.
+func sdkPump() {
+	w := procwire.NewWorker(procwire.Options{})
+	buf := make([]byte, 1<<20)
+	procwire.HandleStream(w, "pump", func(ctx context.Context, n []byte, out *procwire.Stream[[]byte]) error {
+		for i := uint32(0); i < binary.BigEndian.Uint32(n); i++ {
+			if err := out.Send(buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, procwire.MethodOptions{Codec: codec.Raw})
+	if err := w.Run(context.Background()); err != nil {
+		os.Exit(1)
+	}
+}
+
+// The raw socket between two processes, with no parent, no worker and no
+// codec: the ceiling the benchmarks are compared with. rawPeer is the child
+// side (the test binary run with PROCWIRE_FAKE=raw-echo or raw-pump),
+// rawConn the parent's.
+func rawPeer(mode string) {
+	nc, err := net.Dial("unix", os.Getenv("PROCWIRE_RAW_SOCKET"))
+	if err != nil {
+		os.Exit(2)
+	}
+	defer nc.Close()
+	r := wire.NewReader(nc, 0, 0)
+	w := wire.NewWriter(nc)
+	var scratch []byte
+	if mode == "raw-echo" {
+		for {
+			h, p, s, err := r.Next(scratch)
+			if err != nil {
+				return
+			}
+			scratch = s
+			h.Flags |= wire.FlagResponse
+			if _, err := w.WriteFrame(h, p); err != nil {
+				return
+			}
+		}
+	}
+	// raw-pump: the request says how many 1 MiB frames to send.
+	h, _, _, err := r.Next(scratch)
+	if err != nil {
+		return
+	}
+	buf := make([]byte, 1<<20)
+	for i := uint32(0); i < h.RequestID; i++ {
+		if _, err := w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagResponse | wire.FlagStream, RequestID: 1, Length: 1 << 20}, buf); err != nil {
+			return
+		}
+	}
+}
+
+func rawConn(b *testing.B, mode string) net.Conn {
+	dir := b.TempDir()
+	path := filepath.Join(dir, "s")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	self, _ := os.Executable()
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), "PROCWIRE_FAKE="+mode, "PROCWIRE_RAW_SOCKET="+path)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Wait() })
+	nc, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { nc.Close() })
+	return nc
+}
+
 // startFake starts a fakeWorker (this test binary) in the given mode.
 func startFake(t *testing.T, mode string, opts parent.Options) *parent.Module {
 	t.Helper()

@@ -3,6 +3,7 @@ package procwiretest_test
 import (
 	"context"
 	"errors"
+	"iter"
 	"testing"
 	"time"
 
@@ -58,6 +59,35 @@ func newWorker() (*procwire.Worker, chan error) {
 	return w, causes
 }
 
+// receive returns the next value from ch, failing the test with msg if none
+// arrives within 2 s.
+func receive[T any](t *testing.T, ch <-chan T, msg string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(2 * time.Second):
+		t.Fatal(msg)
+		var zero T
+		return zero
+	}
+}
+
+// drain counts the chunks of a stream until it ends or fails, and returns
+// the count and the stream's error; after max chunks (if max > 0) it
+// breaks out instead, which aborts the stream.
+func drain[C any](stream iter.Seq2[C, error], max int) (n int, err error) {
+	for _, err := range stream {
+		if err != nil {
+			return n, err
+		}
+		if n++; n == max {
+			break
+		}
+	}
+	return n, nil
+}
+
 func TestCallsStreamsAndEvents(t *testing.T) {
 	w, _ := newWorker()
 	p := procwiretest.New(t, w)
@@ -80,14 +110,9 @@ func TestCallsStreamsAndEvents(t *testing.T) {
 	if err := p.Notify("note", 42); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case e := <-events:
-		var n int
-		if err := e.Decode(&n); err != nil || n != 42 {
-			t.Fatalf("event = %d, %v", n, err)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("no event")
+	var n int
+	if err := receive(t, events, "no event").Decode(&n); err != nil || n != 42 {
+		t.Fatalf("event = %d, %v", n, err)
 	}
 
 	var got []int
@@ -116,15 +141,9 @@ func TestErrors(t *testing.T) {
 	if !errors.As(err, &re) || re.Message != "nope" || re.Code != "E_NOPE" || re.Details["why"] != "testing" {
 		t.Fatalf("err = %#v", err)
 	}
-	var chunks int
-	for _, err := range p.Stream(ctx, "broken", nil) {
-		if err != nil {
-			if !errors.As(err, &re) || re.Code != "E_BROKE" {
-				t.Fatalf("stream error = %v", err)
-			}
-			break
-		}
-		chunks++
+	chunks, err := drain(p.Stream(ctx, "broken", nil), 0)
+	if err != nil && (!errors.As(err, &re) || re.Code != "E_BROKE") {
+		t.Fatalf("stream error = %v", err)
 	}
 	if chunks != 1 {
 		t.Fatalf("chunks = %d", chunks)
@@ -145,23 +164,12 @@ func TestCancellationAborts(t *testing.T) {
 	if err := p.Call(ctx, "wait", nil, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Call = %v", err)
 	}
-	select {
-	case cause := <-causes:
-		if !errors.Is(cause, procwire.ErrAborted) {
-			t.Fatalf("handler cause = %v, want ErrAborted", cause)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("handler not cancelled")
+	if cause := receive(t, causes, "handler not cancelled"); !errors.Is(cause, procwire.ErrAborted) {
+		t.Fatalf("handler cause = %v, want ErrAborted", cause)
 	}
 	// Breaking out of a stream aborts it; the worker stays usable.
-	n := 0
-	for _, err := range p.Stream(context.Background(), "forever", nil) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n++; n == 1000 {
-			break
-		}
+	if _, err := drain(p.Stream(context.Background(), "forever", nil), 1000); err != nil {
+		t.Fatal(err)
 	}
 	var sum int
 	if err := p.Call(context.Background(), "add", pair{1, 1}, &sum); err != nil || sum != 2 {

@@ -283,14 +283,23 @@ func TestWriterOnSocketUsesOneFrame(t *testing.T) {
 	}
 }
 
-func socketPair(t testing.TB) (net.Conn, net.Conn) {
+// socketPair returns the two ends of a Unix stream socket connection.
+func socketPair(t testing.TB) (net.Conn, net.Conn) { return unixPair(t, "unix") }
+
+// unixPair returns the two ends of a connection over a Unix socket of the
+// given network ("unix" or "unixpacket"), both closed when t ends. It skips
+// t on Windows, and where there are no unixpacket sockets.
+func unixPair(t testing.TB, network string) (net.Conn, net.Conn) {
 	t.Helper()
 	if runtime.GOOS == "windows" {
 		t.Skip("Unix socket pairs are a Unix test (Wine has no AF_UNIX)")
 	}
 	dir := t.TempDir()
-	ln, err := net.Listen("unix", dir+"/s")
+	ln, err := net.Listen(network, dir+"/s")
 	if err != nil {
+		if network == "unixpacket" {
+			t.Skipf("no unixpacket sockets: %v", err)
+		}
 		t.Fatal(err)
 	}
 	defer ln.Close()
@@ -299,7 +308,7 @@ func socketPair(t testing.TB) (net.Conn, net.Conn) {
 		c, _ := ln.Accept()
 		ch <- c
 	}()
-	a, err := net.Dial("unix", dir+"/s")
+	a, err := net.Dial(network, dir+"/s")
 	if err != nil {
 		t.Fatal(err)
 	}

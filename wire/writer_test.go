@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"testing"
 	"time"
 )
@@ -146,30 +145,7 @@ func TestFlushCutAnywhere(t *testing.T) {
 
 // seqpacketPair returns two ends of a Unix SOCK_SEQPACKET connection: each
 // write system call arrives as one message, so reads count the writes.
-func seqpacketPair(t testing.TB) (net.Conn, net.Conn) {
-	t.Helper()
-	if runtime.GOOS == "windows" {
-		t.Skip("Unix socket pairs are a Unix test (Wine has no AF_UNIX)")
-	}
-	dir := t.TempDir()
-	ln, err := net.Listen("unixpacket", dir+"/s")
-	if err != nil {
-		t.Skipf("no unixpacket sockets: %v", err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		ch <- c
-	}()
-	a, err := net.Dial("unixpacket", dir+"/s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-ch
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return a, b
-}
+func seqpacketPair(t testing.TB) (net.Conn, net.Conn) { return unixPair(t, "unixpacket") }
 
 func TestFlushIsOneWrite(t *testing.T) {
 	tests := []struct {

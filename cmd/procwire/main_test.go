@@ -6,10 +6,13 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"iter"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -331,28 +334,27 @@ func sameKinds(a, b any) bool {
 	switch x := a.(type) {
 	case map[string]any:
 		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k := range x {
-			if !sameKinds(x[k], y[k]) {
-				return false
-			}
-		}
-		return true
+		return ok && sameChildren(maps.All(x), len(x), len(y), func(k string) any { return y[k] })
 	case []any:
 		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !sameKinds(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
+		return ok && sameChildren(slices.All(x), len(x), len(y), func(i int) any { return y[i] })
 	}
 	return a == b
+}
+
+// sameChildren reports whether two containers hold as many children (nx
+// and ny), each child of the first (xs) of the kinds of the second's child
+// at the same key (y).
+func sameChildren[K any](xs iter.Seq2[K, any], nx, ny int, y func(K) any) bool {
+	if nx != ny {
+		return false
+	}
+	for k, v := range xs {
+		if !sameKinds(v, y(k)) {
+			return false
+		}
+	}
+	return true
 }
 
 func TestPercentile(t *testing.T) {

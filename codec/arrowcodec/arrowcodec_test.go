@@ -74,11 +74,29 @@ func encodedBatches(t *testing.T, count, rows int) ([]arrow.RecordBatch, []byte)
 	t.Helper()
 	recs := batches(memory.DefaultAllocator, count, rows)
 	t.Cleanup(func() { release(recs...) })
-	data, err := arrowcodec.Codec.Marshal(recs)
+	return recs, encode(t, recs)
+}
+
+// encode is v as Codec writes it.
+func encode(t testing.TB, v any) []byte {
+	t.Helper()
+	data, err := arrowcodec.Codec.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return recs, data
+	return data
+}
+
+// roundTrip is rec encoded and decoded again by Codec, released when t
+// ends.
+func roundTrip(t *testing.T, rec arrow.RecordBatch) arrow.RecordBatch {
+	t.Helper()
+	var got arrow.RecordBatch
+	if err := arrowcodec.Codec.Unmarshal(encode(t, rec), &got); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(got.Release)
+	return got
 }
 
 // checked returns a codec over a checked allocator that fails t if any of
@@ -223,15 +241,7 @@ func TestRoundTrip(t *testing.T) {
 func TestValues(t *testing.T) {
 	rec := makeRecord(memory.DefaultAllocator, 0, 8)
 	defer rec.Release()
-	data, err := arrowcodec.Codec.Marshal(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got arrow.RecordBatch
-	if err := arrowcodec.Codec.Unmarshal(data, &got); err != nil {
-		t.Fatal(err)
-	}
-	defer got.Release()
+	got := roundTrip(t, rec)
 	xs := got.Column(0).(*array.Float64)
 	ns := got.Column(1).(*array.Int32)
 	ss := got.Column(2).(*array.String)
@@ -397,10 +407,7 @@ func TestDecodeCopies(t *testing.T) {
 func TestMisalignedZeroCopy(t *testing.T) {
 	rec := makeRecord(memory.DefaultAllocator, 0, 50)
 	defer rec.Release()
-	data, err := arrowcodec.Codec.Marshal(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := encode(t, rec)
 	buf := make([]byte, len(data)+1)
 	odd := buf[1:]
 	copy(odd, data)
@@ -452,10 +459,7 @@ func TestMarshalErrors(t *testing.T) {
 func TestUnmarshalTargetErrors(t *testing.T) {
 	rec := makeRecord(memory.DefaultAllocator, 0, 3)
 	defer rec.Release()
-	data, err := arrowcodec.Codec.Marshal(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := encode(t, rec)
 	var (
 		nilRec   *arrow.RecordBatch
 		nilRecs  *[]arrow.RecordBatch
@@ -663,15 +667,7 @@ func TestNaN(t *testing.T) {
 	rec := b.NewRecordBatch()
 	b.Release()
 	defer rec.Release()
-	data, err := arrowcodec.Codec.Marshal(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got arrow.RecordBatch
-	if err := arrowcodec.Codec.Unmarshal(data, &got); err != nil {
-		t.Fatal(err)
-	}
-	defer got.Release()
+	got := roundTrip(t, rec)
 	for i, v := range got.Column(0).(*array.Float64).Float64Values() {
 		if math.Float64bits(v) != math.Float64bits(vals[i]) {
 			t.Errorf("value %d = %v, want %v", i, v, vals[i])

@@ -17,10 +17,7 @@ const benchRows = 10_000
 func BenchmarkMarshal(b *testing.B) {
 	rec := makeRecord(memory.DefaultAllocator, 0, benchRows)
 	defer rec.Release()
-	data, err := arrowcodec.Codec.Marshal(rec)
-	if err != nil {
-		b.Fatal(err)
-	}
+	data := encode(b, rec)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -33,10 +30,7 @@ func BenchmarkMarshal(b *testing.B) {
 func BenchmarkUnmarshal(b *testing.B) {
 	rec := makeRecord(memory.DefaultAllocator, 0, benchRows)
 	defer rec.Release()
-	data, err := arrowcodec.Codec.Marshal(rec)
-	if err != nil {
-		b.Fatal(err)
-	}
+	data := encode(b, rec)
 	for _, bc := range []struct {
 		name  string
 		codec *arrowcodec.ArrowCodec

@@ -62,6 +62,31 @@ func stream(t *testing.T) []byte {
 	return data
 }
 
+// header returns a verifier over the metadata of the n-th message of an IPC
+// stream, the offset of that metadata in data, and the position of the
+// message's header table (a Schema or a RecordBatch).
+func header(t *testing.T, data []byte, n int) (v *fbVerifier, start, table int) {
+	t.Helper()
+	start, length := message(t, data, n)
+	v = &fbVerifier{b: data[start : start+length], budget: 1 << 20}
+	msg, _ := v.ref(0)
+	table, err := v.tableField(msg, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, start, table
+}
+
+// wantRefused checks that decoding data fails with ErrMalformed for reason;
+// what names what must be refused.
+func wantRefused(t *testing.T, data []byte, reason, what string) {
+	t.Helper()
+	err := decodeErr(data)
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), reason) {
+		t.Fatalf("Unmarshal = %v, want %s refused", err, what)
+	}
+}
+
 func decodeErr(data []byte) error {
 	var rec arrow.RecordBatch
 	err := Codec.Unmarshal(data, &rec)
@@ -76,13 +101,7 @@ func decodeErr(data []byte) error {
 // pointers.
 func TestMisalignedBuffer(t *testing.T) {
 	data := stream(t)
-	start, length := message(t, data, 1)
-	v := &fbVerifier{b: data[start : start+length], budget: 1 << 20}
-	msg, _ := v.ref(0)
-	batch, err := v.tableField(msg, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, start, batch := header(t, data, 1)
 	bufs, n, err := v.vector(batch, 2, 16)
 	if err != nil {
 		t.Fatal(err)
@@ -95,31 +114,19 @@ func TestMisalignedBuffer(t *testing.T) {
 			break
 		}
 	}
-	err = decodeErr(data)
-	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "not a multiple of 8") {
-		t.Fatalf("Unmarshal = %v, want the misaligned buffer refused", err)
-	}
+	wantRefused(t, data, "not a multiple of 8", "the misaligned buffer")
 }
 
 // TestHugeVector declares two billion fields in a schema of one.
 func TestHugeVector(t *testing.T) {
 	data := stream(t)
-	start, length := message(t, data, 0)
-	v := &fbVerifier{b: data[start : start+length], budget: 1 << 20}
-	msg, _ := v.ref(0)
-	schema, err := v.tableField(msg, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, start, schema := header(t, data, 0)
 	fields, n, err := v.vector(schema, 1, 4)
 	if err != nil || n != 2 {
 		t.Fatalf("fields vector: %d, %v", n, err)
 	}
 	binary.LittleEndian.PutUint32(data[start+fields-4:], 1<<31-1)
-	err = decodeErr(data)
-	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "exceeds") {
-		t.Fatalf("Unmarshal = %v, want the vector refused", err)
-	}
+	wantRefused(t, data, "exceeds", "the vector")
 }
 
 // TestSharedTables builds a schema whose 40 levels of fields each list the
@@ -172,8 +179,5 @@ func TestSharedTables(t *testing.T) {
 	data = append(data, meta...)
 	data = append(data, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0)
 
-	err := decodeErr(data)
-	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "more tables than it holds") {
-		t.Fatalf("Unmarshal = %v, want the shared tables refused", err)
-	}
+	wantRefused(t, data, "more tables than it holds", "the shared tables")
 }
