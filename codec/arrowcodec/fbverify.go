@@ -57,11 +57,7 @@ func verifyMessage(meta []byte) error {
 	if err := v.keyValues(msg, 4); err != nil {
 		return err
 	}
-	kind, err := v.byteField(msg, 1)
-	if err != nil {
-		return err
-	}
-	hdr, err := v.tableField(msg, 2)
+	kind, hdr, err := v.union(msg, 1)
 	if err != nil || hdr == 0 {
 		return err
 	}
@@ -107,38 +103,54 @@ func (v *fbVerifier) field(t, depth int) error {
 	if _, _, err := v.vector(t, 0, 1); err != nil {
 		return err
 	}
-	kind, err := v.byteField(t, 2)
-	if err != nil {
+	if err := v.fieldType(t); err != nil {
 		return err
 	}
-	typ, err := v.tableField(t, 3)
-	if err != nil {
+	if err := v.dictionaryEncoding(t); err != nil {
 		return err
-	}
-	if typ != 0 {
-		switch kind {
-		case fbTypeTimestamp:
-			_, _, err = v.vector(typ, 1, 1)
-		case fbTypeUnion:
-			_, _, err = v.vector(typ, 1, 4)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	dict, err := v.tableField(t, 4)
-	if err != nil {
-		return err
-	}
-	if dict != 0 {
-		if _, err := v.tableField(dict, 1); err != nil {
-			return err
-		}
 	}
 	if err := v.eachTable(t, 5, func(child int) error { return v.field(child, depth+1) }); err != nil {
 		return err
 	}
 	return v.keyValues(t, 6)
+}
+
+// fieldType checks the type of the Field at t: field 2 says which type
+// table field 3 holds; a Timestamp's time zone and a Union's type ids are
+// the only vectors in them.
+func (v *fbVerifier) fieldType(t int) error {
+	kind, typ, err := v.union(t, 2)
+	if err != nil || typ == 0 {
+		return err
+	}
+	switch kind {
+	case fbTypeTimestamp:
+		_, _, err = v.vector(typ, 1, 1)
+	case fbTypeUnion:
+		_, _, err = v.vector(typ, 1, 4)
+	}
+	return err
+}
+
+// union returns the type tag (field i) and the table (field i+1, checked
+// and counted; 0 if absent) of the flatbuffers union in the table at t.
+func (v *fbVerifier) union(t, i int) (kind byte, table int, err error) {
+	if kind, err = v.byteField(t, i); err != nil {
+		return 0, 0, err
+	}
+	table, err = v.tableField(t, i+1)
+	return kind, table, err
+}
+
+// dictionaryEncoding checks the DictionaryEncoding of the Field at t, if
+// any, and its index type.
+func (v *fbVerifier) dictionaryEncoding(t int) error {
+	dict, err := v.tableField(t, 4)
+	if err != nil || dict == 0 {
+		return err
+	}
+	_, err = v.tableField(dict, 1)
+	return err
 }
 
 // recordBatch checks a RecordBatch, whose buffers must lie in the message
