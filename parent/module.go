@@ -62,6 +62,11 @@ type Module struct {
 	closing  bool                    // guarded by mu; set once, by Shutdown
 	lastExit error                   // guarded by mu; why the last process ended (nil before any did)
 
+	// life ends when Shutdown begins: it cancels a restart in progress
+	// (its wait for $init, its retry delays).
+	life     context.Context
+	stopLife context.CancelFunc
+
 	wg       sync.WaitGroup // every goroutine of the module but the OnEvent callbacks
 	handlers sync.WaitGroup // OnEvent callbacks
 }
@@ -74,7 +79,9 @@ func Start(ctx context.Context, name string, cmd Command, opts Options) (*Module
 		return nil, err
 	}
 	m := &Module{name: name, cmd: cmd, opts: opts, log: opts.Logger.With("module", name), subs: make(map[string][]chan Event)}
+	m.life, m.stopLife = context.WithCancel(context.Background())
 	if err := m.spawn(ctx); err != nil {
+		m.stopLife()
 		m.setState(Closed)
 		return nil, err
 	}

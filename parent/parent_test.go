@@ -13,8 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,7 +53,10 @@ func TestMain(m *testing.M) {
 //   - stdout-flood: first prints an 8 MiB line (no newline until its end)
 //     to stdout;
 //   - stderr-long: first prints a 2 MiB line to stderr, then a short one;
-//   - hangup: closes the data channel once it has read the first request.
+//   - hangup: closes the data channel once it has read the first request;
+//   - slow-restart: the first run (PROCWIRE_FAKE_MARK names a file that
+//     does not exist yet) behaves; a later run writes its pid into that
+//     file and never sends $init.
 //
 // All but deaf exit on $shutdown.
 func fakeWorker(mode string) {
@@ -62,6 +67,13 @@ func fakeWorker(mode string) {
 	}
 	defer ln.Close()
 	switch mode {
+	case "slow-restart":
+		mark := os.Getenv("PROCWIRE_FAKE_MARK")
+		if _, err := os.Stat(mark); err == nil {
+			os.WriteFile(mark, []byte(strconv.Itoa(os.Getpid())), 0o600)
+			time.Sleep(time.Hour)
+		}
+		os.WriteFile(mark, nil, 0o600)
 	case "stdout-flood":
 		os.Stdout.Write(bytes.Repeat([]byte("x"), 8<<20))
 		os.Stdout.WriteString("\n")
@@ -527,6 +539,44 @@ func TestAuthAndShutdown(t *testing.T) {
 	})
 }
 
+// TestShutdownDuringRestart shuts a module down while it restarts a
+// crashed worker whose new process never announces itself: Shutdown
+// returns promptly, and the new process does not outlive it.
+func TestShutdownDuringRestart(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	mark := filepath.Join(t.TempDir(), "mark")
+	self, _ := os.Executable()
+	m, err := parent.Start(context.Background(), "slow-restart", parent.Command{Path: self, Env: testenv.WorkerEnv("PROCWIRE_FAKE=slow-restart", "PROCWIRE_FAKE_MARK="+mark)},
+		parent.Options{Restart: true, InitTimeout: time.Minute, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := os.FindProcess(m.PID())
+	first.Kill()
+	var pid int
+	for deadline := time.Now().Add(10 * time.Second); pid == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker was not restarted")
+		}
+		b, _ := os.ReadFile(mark)
+		pid, _ = strconv.Atoi(string(b))
+	}
+	start := time.Now()
+	if err := m.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown during a restart took %v", d)
+	}
+	if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.Signal(0)) == nil {
+		p.Kill()
+		t.Errorf("the restarted worker (pid %d) outlived Shutdown", pid)
+	}
+	if s := m.State(); s != parent.Closed {
+		t.Errorf("state after Shutdown = %v", s)
+	}
+}
+
 func TestRestartOnCrash(t *testing.T) {
 	eachWorker(t, func(t *testing.T, w worker) {
 		opts := spec()
@@ -563,7 +613,9 @@ func TestRestartOnCrash(t *testing.T) {
 			t.Fatal("open stream not failed after the crash")
 		}
 		deadline := time.Now().Add(5 * time.Second)
-		for m.State() != parent.Ready || m.PID() == pid {
+		// State and PID are read apart: PID 0 means the old instance was
+		// gone by then, and the new one not yet there.
+		for m.State() != parent.Ready || m.PID() == pid || m.PID() == 0 {
 			if time.Now().After(deadline) {
 				t.Fatalf("not restarted: state %v", m.State())
 			}

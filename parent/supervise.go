@@ -11,6 +11,7 @@ package parent
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -108,6 +109,13 @@ func (m *Module) spawnOnce(ctx context.Context) error {
 		}
 	}
 	m.mu.Lock()
+	if m.closing {
+		// Shutdown began while this instance started (a restart): it
+		// must not outlive the module.
+		m.mu.Unlock()
+		in.conn.Close()
+		return fail(errShuttingDown)
+	}
 	m.cur = in
 	names := make([]string, 0, len(m.subs))
 	for name := range m.subs {
@@ -176,6 +184,10 @@ func (m *Module) exited(in *instance) {
 		return
 	}
 	m.cur = nil
+	// The state changes with cur, under the same lock: no one sees a
+	// ready module without an instance.
+	changed := m.state != Disconnected
+	m.state = Disconnected
 	now := time.Now()
 	kept := m.restarts[:0]
 	for _, t := range m.restarts {
@@ -190,7 +202,9 @@ func (m *Module) exited(in *instance) {
 	}
 	m.mu.Unlock()
 	m.log.Error("procwire/parent: worker exited unexpectedly", "reason", in.exitReason)
-	m.setState(Disconnected)
+	if changed && m.opts.OnStateChange != nil {
+		m.opts.OnStateChange(Disconnected)
+	}
 	if !restart {
 		if m.opts.Restart {
 			m.log.Error("procwire/parent: too many restarts, giving up", "max", m.opts.MaxRestarts, "window", m.opts.RestartWindow, "reason", in.exitReason)
@@ -203,13 +217,18 @@ func (m *Module) exited(in *instance) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		if err := m.spawn(context.Background()); err != nil {
-			m.log.Error("procwire/parent: restart failed", "error", err)
+		if err := m.spawn(m.life); err != nil {
+			if m.life.Err() == nil {
+				m.log.Error("procwire/parent: restart failed", "error", err)
+			}
 			m.closeSubs()
 			m.setState(Closed)
 		}
 	}()
 }
+
+// errShuttingDown fails a restart that Shutdown overtook.
+var errShuttingDown = errors.New("procwire/parent: module shutting down")
 
 // Shutdown asks the worker to exit ($shutdown), closes the connection (so
 // calls in flight fail at once with ErrClosed), waits for the process up
@@ -225,6 +244,7 @@ func (m *Module) Shutdown(ctx context.Context) error {
 	m.closing = true
 	in := m.cur
 	m.mu.Unlock()
+	m.stopLife() // a restart in progress gives up; spawnOnce sees closing
 	if in != nil {
 		in.control(protocol.ShutdownLine)
 		in.conn.Close()
