@@ -39,6 +39,19 @@ type Result struct {
 	Echo64MiBPeakRSSBytes float64            `json:"echo64MiBPeakRssBytes"`
 	Stream256MBps         float64            `json:"stream256MBps"`
 	ShutdownMs            float64            `json:"shutdownMs"`
+
+	// CPU time of the worker and of the parent process (from the kernel's
+	// per-thread accounting), per request or per MiB moved.
+	SeqCPU        CPUCost `json:"seqCpuUs"`             // µs per sequential small echo
+	Inflight64CPU CPUCost `json:"inflight64CpuUs"`      // µs per small echo, 64 in flight
+	Echo64MiBCPU  CPUCost `json:"echo64MiBCpuUsPerMiB"` // µs per MiB of the 64 MiB echo (both ways)
+	Stream256CPU  CPUCost `json:"stream256CpuUsPerMiB"` // µs per MiB streamed
+}
+
+// CPUCost is CPU time per unit of work, in µs, of each process.
+type CPUCost struct {
+	Worker float64 `json:"worker"`
+	Parent float64 `json:"parent"`
 }
 
 type impl struct {
@@ -221,6 +234,16 @@ func medianResult(rs []Result) Result {
 	for k := range rs[0].Sweep {
 		m.Sweep[k] = pick(func(r Result) float64 { return r.Sweep[k] })
 	}
+	cost := func(f func(Result) CPUCost) CPUCost {
+		return CPUCost{
+			Worker: pick(func(r Result) float64 { return f(r).Worker }),
+			Parent: pick(func(r Result) float64 { return f(r).Parent }),
+		}
+	}
+	m.SeqCPU = cost(func(r Result) CPUCost { return r.SeqCPU })
+	m.Inflight64CPU = cost(func(r Result) CPUCost { return r.Inflight64CPU })
+	m.Echo64MiBCPU = cost(func(r Result) CPUCost { return r.Echo64MiBCPU })
+	m.Stream256CPU = cost(func(r Result) CPUCost { return r.Stream256CPU })
 	return m
 }
 
@@ -235,11 +258,19 @@ func printTable(w *os.File, rep Report) {
 		}
 		fmt.Fprintf(w, "%-36s %12s %12s %12s %9.2fx %9.2fx\n", name, num(nv, unit), num(gv, unit), num(ov, unit), r1, r2)
 	}
+	cpu := func(what string, f func(Result) CPUCost) {
+		row("  worker CPU "+what+" ↓", "", f(n).Worker, f(g).Worker, f(o).Worker, true)
+		row("  parent CPU "+what+" ↓", "", f(n).Parent, f(g).Parent, f(o).Parent, true)
+	}
 	row("small echo round trip p50 (µs) ↓", "", n.SeqP50us, g.SeqP50us, o.SeqP50us, true)
 	row("small echo round trip p99 (µs) ↓", "", n.SeqP99us, g.SeqP99us, o.SeqP99us, true)
+	cpu("(µs/request)", func(r Result) CPUCost { return r.SeqCPU })
 	row("small echo, 64 in flight (req/s) ↑", "", n.Inflight64Rps, g.Inflight64Rps, o.Inflight64Rps, false)
+	cpu("(µs/request)", func(r Result) CPUCost { return r.Inflight64CPU })
 	row("64 MiB raw echo (MB/s both ways) ↑", "", n.Echo64MiBMBps, g.Echo64MiBMBps, o.Echo64MiBMBps, false)
+	cpu("(µs/MiB)", func(r Result) CPUCost { return r.Echo64MiBCPU })
 	row("stream 256 × 1 MiB raw (MB/s) ↑", "", n.Stream256MBps, g.Stream256MBps, o.Stream256MBps, false)
+	cpu("(µs/MiB)", func(r Result) CPUCost { return r.Stream256CPU })
 	row("peak RSS during 64 MiB echo (MiB) ↓", "MiB", n.Echo64MiBPeakRSSBytes, g.Echo64MiBPeakRSSBytes, o.Echo64MiBPeakRSSBytes, true)
 	row("idle RSS (MiB) ↓", "MiB", n.IdleRSSBytes, g.IdleRSSBytes, o.IdleRSSBytes, true)
 	row("spawn to ready (ms, parent waits 100)", "", n.SpawnMs, g.SpawnMs, o.SpawnMs, true)
