@@ -144,3 +144,22 @@ func (c *serverConn) close(cause error) {
 	c.out.close()
 	c.nc.Close()
 }
+
+// waitTimeout waits for wg up to d and reports whether it finished. If not,
+// the goroutine that waits stays until wg is done: Run returns without the
+// handlers that ignore their context, as Options.ShutdownTimeout promises.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	ch := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(ch)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	}
+}
