@@ -188,16 +188,29 @@ func decodeResponse(cd codec.Codec, f frame, out any) error {
 	if out == nil {
 		return nil
 	}
-	if err := cd.Unmarshal(f.payload, out); err != nil {
+	if err := unmarshal(cd, f.payload, out); err != nil {
 		return fmt.Errorf("procwire/parent: decode response: %w", err)
 	}
 	return nil
 }
 
-// remoteError returns the *protocol.Error a worker's error payload holds.
+// unmarshal decodes a response payload with its codec; a MessagePack
+// payload must be one value and nothing else (see oneValue).
+func unmarshal(cd codec.Codec, payload []byte, out any) error {
+	if cd == codec.MsgPack {
+		if err := oneValue(payload); err != nil {
+			return err
+		}
+	}
+	return cd.Unmarshal(payload, out)
+}
+
+// remoteError returns the *protocol.Error a worker's error payload holds,
+// or, if the payload is not one MessagePack value, an error that says so
+// and shows what arrived.
 func remoteError(payload []byte) error {
 	var v any
-	if err := codec.MsgPack.Unmarshal(payload, &v); err != nil {
+	if err := unmarshal(codec.MsgPack, payload, &v); err != nil {
 		return fmt.Errorf("procwire/parent: decode error payload: %w", err)
 	}
 	return protocol.ErrorFromPayload(v)

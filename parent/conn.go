@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
@@ -42,6 +44,30 @@ type Conn struct {
 	err      error                   // guarded by mu: why the read loop stopped; nil while it runs
 
 	closeOnce sync.Once
+	closed    chan struct{} // closed by Close
+
+	// exit, if set, tells the read loop how to learn of the worker's exit
+	// (see watchExit).
+	exit atomic.Pointer[exitWatch]
+}
+
+// exitWatch lets a Conn name the worker's exit as the cause of its end.
+type exitWatch struct {
+	exited <-chan struct{} // closed once the worker process has exited
+	reason func() error    // why it exited; called once exited is closed
+}
+
+// exitWait bounds how long the read loop, when the worker closed the
+// connection or a read failed, waits for the process to exit before it
+// fails the calls in flight with the connection's own reason.
+const exitWait = 200 * time.Millisecond
+
+// watchExit makes the connection, when the worker closes it or a read
+// fails (not after Close, nor on a protocol violation), wait up to
+// exitWait for the worker process to exit, and give the exit reason as the
+// cause of its end: "worker exited: exit status 3". The Module sets it.
+func (c *Conn) watchExit(exited <-chan struct{}, reason func() error) {
+	c.exit.Store(&exitWatch{exited: exited, reason: reason})
 }
 
 // frame is one response frame handed by the read loop to a call or stream.
@@ -63,6 +89,7 @@ func NewConn(nc net.Conn, maxPayload uint32, methods []protocol.MethodDesc, even
 		inflight: make(map[uint32]*callState),
 		subs:     make(map[string][]chan Event),
 		readDone: make(chan struct{}),
+		closed:   make(chan struct{}),
 	}
 	for _, m := range methods {
 		c.methods[m.Name] = m
@@ -81,6 +108,7 @@ func (c *Conn) Close() error {
 		c.mu.Lock()
 		c.closing = true
 		c.mu.Unlock()
+		close(c.closed)
 		c.nc.Close()
 	})
 	<-c.readDone
@@ -94,8 +122,11 @@ func (c *Conn) Done() <-chan struct{} { return c.readDone }
 // closed) it returns why: ErrClosed itself if Close ended it, else an error
 // wrapping both ErrClosed and the cause, whose message names it: the
 // worker closed the connection (io.EOF), a protocol violation (a
-// *wire.ProtocolError, which errors.As finds) or a read error. Calls and
-// streams that the end of the connection fails return this error.
+// *wire.ProtocolError, which errors.As finds) or a read error; for a
+// Module's connection, the worker's exit when it follows within a moment
+// ("worker exited: exit status 3", wrapping the *exec.ExitError and the
+// read error). Calls and streams that the end of the connection fails
+// return this error.
 func (c *Conn) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -134,7 +165,15 @@ func (c *Conn) send(h wire.Header, payload []byte) error {
 func (c *Conn) read(maxPayload uint32) {
 	var cause error
 	defer close(c.readDone)
-	defer func() { c.finish(cause) }()
+	defer func() {
+		var exit error
+		select {
+		case <-c.closed: // Close ended the loop
+		default:
+			exit = c.workerExit(cause)
+		}
+		c.finish(cause, exit)
+	}()
 	r := wire.NewReader(c.nc, maxPayload, 0)
 	for {
 		h, err := r.ReadHeader()
@@ -173,9 +212,15 @@ func (c *Conn) read(maxPayload uint32) {
 func (c *Conn) route(id uint32, f frame) {
 	c.mu.Lock()
 	cs := c.inflight[id]
-	if cs == nil || cs.response == protocol.ResponseResult && f.flags.Has(wire.FlagAck) {
-		// Late, aborted, or an ack to a result method: dropped as the
-		// Node parent does.
+	isStream := cs != nil && cs.response == protocol.ResponseStream
+	if cs == nil || !isStream && f.flags.Has(wire.FlagStream) ||
+		isStream && !f.flags.Has(wire.FlagStream) && !f.flags.Has(wire.FlagError) ||
+		cs.response == protocol.ResponseResult && f.flags.Has(wire.FlagAck) {
+		// Late, aborted, a stream frame (chunk, end or error) to a
+		// result or ack call, a plain result or ack to a stream, or an
+		// ack to a result method: dropped as the Node parent does; the
+		// call waits for its response. (An error without the stream
+		// flag does end a stream, as in Node: older workers sent them.)
 		c.mu.Unlock()
 		recycle(f.buf)
 		return
@@ -209,14 +254,42 @@ func (c *Conn) route(id uint32, f frame) {
 	}
 }
 
+// workerExit returns why the worker process exited, if the read loop ended
+// because the worker closed the connection or a read failed and the
+// process exits within exitWait; else nil.
+func (c *Conn) workerExit(cause error) error {
+	w := c.exit.Load()
+	var pe *wire.ProtocolError
+	if w == nil || errors.As(cause, &pe) {
+		return nil
+	}
+	t := time.NewTimer(exitWait)
+	defer t.Stop()
+	select {
+	case <-w.exited:
+	case <-t.C:
+	case <-c.closed: // Close during the wait (Shutdown): stop waiting
+	}
+	select {
+	case <-w.exited:
+		return w.reason()
+	default:
+		return nil
+	}
+}
+
 // finish runs once, at the end of the read loop: it records why the loop
-// stopped, fails the requests in flight and closes the event channels.
-func (c *Conn) finish(cause error) {
+// stopped (the worker's exit, if known, else cause), fails the requests in
+// flight and closes the event channels.
+func (c *Conn) finish(cause, exit error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closing {
+	switch {
+	case exit != nil: // even if Close followed: the exit ended it
+		c.err = &closeError{reason: "worker exited: " + exit.Error(), cause: exit, read: cause}
+	case c.closing:
 		c.err = ErrClosed
-	} else {
+	default:
 		c.err = endedBy(cause)
 	}
 	for id, cs := range c.inflight {
@@ -239,10 +312,16 @@ func (c *Conn) finish(cause error) {
 type closeError struct {
 	reason string // what happened, for the message
 	cause  error
+	read   error // the read loop's error, when cause is the worker's exit
 }
 
-func (e *closeError) Error() string   { return ErrClosed.Error() + ": " + e.reason }
-func (e *closeError) Unwrap() []error { return []error{ErrClosed, e.cause} }
+func (e *closeError) Error() string { return ErrClosed.Error() + ": " + e.reason }
+func (e *closeError) Unwrap() []error {
+	if e.read != nil {
+		return []error{ErrClosed, e.cause, e.read}
+	}
+	return []error{ErrClosed, e.cause}
+}
 
 // endedBy describes the read loop's failure.
 func endedBy(cause error) error {

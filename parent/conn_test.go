@@ -310,3 +310,60 @@ func TestConnErrClosedByUs(t *testing.T) {
 		}
 	}
 }
+
+// TestStrayFramesToAStream checks what a stream call does with frames that
+// are not stream frames, as @procwire/core does: a plain result or ack is
+// dropped and the stream goes on; an error without the stream flag (older
+// workers sent stream errors that way) ends it with that error.
+func TestStrayFramesToAStream(t *testing.T) {
+	tests := []struct {
+		name    string
+		last    wire.Flags // the frame that should end the stream
+		wantErr string
+	}{
+		{"plain result and ack dropped", wire.FlagsStreamEnd, ""},
+		{"error without the stream flag ends it", wire.FlagsError, "old-style stream error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pc, wc := net.Pipe()
+			conn := NewConn(pc, 0, []protocol.MethodDesc{{Name: "s", ID: 1, Response: protocol.ResponseStream, RequestCodec: codec.MsgPack, ResponseCodec: codec.MsgPack}}, nil)
+			defer conn.Close()
+			go func() {
+				r := wire.NewReader(wc, 0, 0)
+				w := wire.NewWriter(wc)
+				h, _, err := r.ReadFrame()
+				if err != nil {
+					return
+				}
+				one, _ := codec.MsgPack.Marshal(1)
+				w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagsResult, RequestID: h.RequestID}, one)
+				w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagsAck, RequestID: h.RequestID}, one)
+				w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagsStreamChunk, RequestID: h.RequestID}, one)
+				var last []byte
+				if tt.wantErr != "" {
+					last, _ = codec.MsgPack.Marshal(tt.wantErr)
+				}
+				w.WriteFrame(wire.Header{Method: 1, Flags: tt.last, RequestID: h.RequestID}, last)
+			}()
+			var chunks int
+			var gotErr error
+			for c, err := range StreamOf[int](context.Background(), conn, "s", nil) {
+				if err != nil {
+					gotErr = err
+					break
+				}
+				if c != 1 {
+					t.Fatalf("chunk %d", c)
+				}
+				chunks++
+			}
+			if chunks != 1 {
+				t.Errorf("%d chunks, want the one stream chunk", chunks)
+			}
+			if tt.wantErr == "" && gotErr != nil || tt.wantErr != "" && (gotErr == nil || !strings.Contains(gotErr.Error(), tt.wantErr)) {
+				t.Errorf("stream ended with %v, want %q", gotErr, tt.wantErr)
+			}
+		})
+	}
+}

@@ -7,11 +7,13 @@ package parent
 // Ownership: one goroutine per instance (readStdout) owns the stdout pipe
 // and its LineReader; it hands messages over through the instance's
 // one-slot channels and never blocks on them. Any goroutine may write a
-// control line; control serialises the writes with instance.stdinMu.
+// control line; control serialises the writes with instance.stdinMu and
+// bounds each (controlWriteTimeout).
 
 import (
 	"errors"
 	"io"
+	"time"
 
 	"github.com/procwire/procwire-go/protocol"
 )
@@ -62,10 +64,18 @@ func (m *Module) controlLine(line []byte, in *instance) {
 	}
 }
 
+// controlWriteTimeout bounds the write of one control line: a worker that
+// does not read its stdin cannot block the parent (the supervisor's ping,
+// Shutdown's $shutdown) once the pipe is full.
+const controlWriteTimeout = time.Second
+
 // control writes one control line to the worker's stdin.
 func (in *instance) control(line []byte) error {
 	in.stdinMu.Lock()
 	defer in.stdinMu.Unlock()
+	// Unix pipes take deadlines; on Windows this fails and the write may
+	// block.
+	in.stdin.SetWriteDeadline(time.Now().Add(controlWriteTimeout))
 	_, err := in.stdin.Write(line)
 	return err
 }

@@ -7,14 +7,18 @@ package parent
 // is full (so a slow subscriber stops the connection's reading), and closes
 // the channels when it ends.
 //
-// Module: subscriptions (Module.subs) are guarded by Module.mu and outlive
-// restarts; their channels are closed by closeSubs only. One forwarder
-// goroutine per instance and subscribed event name copies the instance's
-// Conn subscription to the module's subscribers, never blocking: an event
-// for a full subscriber is dropped, and the forwarder alone counts the
-// drops and reports them.
+// Module: subscriptions (Module.subs) are guarded by Module.subMu and
+// outlive restarts; a channel is closed, under subMu, by its
+// Subscription's Close or by closeSubs (when the module closes). One
+// forwarder goroutine per instance and subscribed event name (Module.fwd
+// says which names cur has one for) copies the instance's Conn
+// subscription to the module's subscribers, under subMu and never
+// blocking: an event for a full subscriber is dropped, and the forwarder
+// alone counts the drops and reports them.
 
 import (
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/procwire/procwire-go/codec"
@@ -66,36 +70,88 @@ func (c *Conn) dispatchEvent(id uint16, payload []byte) {
 	}
 }
 
-// Events subscribes to an event across restarts: the channel receives its
-// emissions until the module is closed. An emission that finds the channel
-// full is dropped (and the drops reported to the logger, at most once a
-// second per event).
-func (m *Module) Events(name string) <-chan Event {
+// Subscription is a subscription to one event of a module.
+type Subscription struct {
+	// C receives the event's emissions until Close, or until the module
+	// closes; then it is closed. An emission that finds C full is dropped
+	// (and the drops reported to the logger, at most once a second per
+	// event).
+	C <-chan Event
+
+	m       *Module
+	name    string
+	ch      chan Event
+	stopped atomic.Bool
+}
+
+// Close ends the subscription and closes C (events still in C stay
+// there); it may be called more than once.
+func (s *Subscription) Close() {
+	s.stopped.Store(true)
+	m := s.m
+	m.subMu.Lock()
+	defer m.subMu.Unlock()
+	subs := m.subs[s.name]
+	if i := slices.Index(subs, s.ch); i >= 0 { // else closeSubs closed it
+		m.subs[s.name] = slices.Delete(subs, i, i+1)
+		close(s.ch)
+	}
+}
+
+// Subscribe subscribes to an event across restarts: the subscription
+// receives its emissions from now until Close or the module's close. A
+// subscription to a closed module is closed already.
+func (m *Module) Subscribe(name string) *Subscription {
 	ch := make(chan Event, eventBuffer)
+	s := &Subscription{C: ch, m: m, name: name, ch: ch}
 	m.mu.Lock()
-	m.subs[name] = append(m.subs[name], ch)
-	first := len(m.subs[name]) == 1
 	in := m.cur
+	m.subMu.Lock()
+	if m.subsDone {
+		close(ch)
+		s.stopped.Store(true)
+		in = nil
+	} else {
+		m.subs[name] = append(m.subs[name], ch)
+		if in != nil && !m.fwd[name] {
+			m.fwd[name] = true
+		} else {
+			in = nil
+		}
+	}
+	m.subMu.Unlock()
 	m.mu.Unlock()
-	if first && in != nil {
+	if in != nil {
 		m.forwardEvents(in, name)
 	}
-	return ch
+	return s
+}
+
+// Events subscribes to an event across restarts and returns the channel
+// of its emissions (Subscribe's C), until the module is closed. To end
+// the subscription earlier, use Subscribe.
+func (m *Module) Events(name string) <-chan Event {
+	return m.Subscribe(name).C
 }
 
 // OnEvent calls fn with each emission of the named event, in order, on a
-// goroutine of its own, across restarts, until the module is shut down
-// (Shutdown waits for the last call to return, so fn must not call
-// Shutdown itself).
-func (m *Module) OnEvent(name string, fn func(Event)) {
-	ch := m.Events(name)
+// goroutine of its own, across restarts, until stop is called or the
+// module is closed. After stop, fn is called for no event not yet being
+// delivered; stop does not wait for a call in progress (fn may call
+// stop). Shutdown waits for the last call to return, so fn must not call
+// Shutdown itself.
+func (m *Module) OnEvent(name string, fn func(Event)) (stop func()) {
+	s := m.Subscribe(name)
 	m.handlers.Add(1)
 	go func() {
 		defer m.handlers.Done()
-		for e := range ch {
-			fn(e)
+		for e := range s.C {
+			if !s.stopped.Load() {
+				fn(e)
+			}
 		}
 	}()
+	return s.Close
 }
 
 // forwardEvents starts the goroutine that copies one event from an
@@ -125,16 +181,15 @@ func (m *Module) forwardEvents(in *instance, name string) {
 				if !ok {
 					return
 				}
-				m.mu.Lock()
-				subs := append([]chan Event(nil), m.subs[name]...)
-				m.mu.Unlock()
-				for _, ch := range subs {
+				m.subMu.Lock()
+				for _, ch := range m.subs[name] {
 					select {
 					case ch <- e:
 					default:
 						dropped++
 					}
 				}
+				m.subMu.Unlock()
 				if dropped > 0 && due == nil {
 					if wait := dropReportInterval - time.Since(reported); wait > 0 {
 						due = time.After(wait)
@@ -149,10 +204,12 @@ func (m *Module) forwardEvents(in *instance, name string) {
 	}()
 }
 
-// closeSubs closes the module's subscription channels and forgets them.
+// closeSubs closes the module's subscription channels and forgets them;
+// later subscriptions are closed at once.
 func (m *Module) closeSubs() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.subMu.Lock()
+	defer m.subMu.Unlock()
+	m.subsDone = true
 	for name, chs := range m.subs {
 		for _, ch := range chs {
 			close(ch)

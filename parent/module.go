@@ -39,53 +39,101 @@ var (
 )
 
 // Module is a spawned worker process and its connection. It is safe for
-// concurrent use.
+// concurrent use. A Module lives from Start to its close (Shutdown, or a
+// crash it does not restart from); to spawn the worker again, Start a new
+// one (a Manager does so by name).
 //
 // Goroutines: the caller's (Start, calls, Events, Shutdown); one supervisor
 // per running instance (supervise.go), which alone handles the instance's
 // end (exited) and starts the restart goroutine; per instance the process
 // goroutines of process.go and control.go; one event forwarder per
 // instance and subscribed event (events.go); one goroutine per OnEvent
-// callback.
+// callback. Lifecycle subscribers run on the goroutine that caused the
+// event (lifecycle.go).
 type Module struct {
-	// Immutable after Start.
+	// Immutable after newModule.
 	name string
 	cmd  Command
 	opts Options // defaults filled in
 	log  *slog.Logger
 
 	mu       sync.Mutex
-	state    State                   // guarded by mu; changed by setState only
-	cur      *instance               // guarded by mu; set by spawnOnce once ready, cleared by exited
-	subs     map[string][]chan Event // guarded by mu; channels closed only by closeSubs
-	restarts []time.Time             // guarded by mu; restart times within the window (exited)
-	closing  bool                    // guarded by mu; set once, by Shutdown
-	lastExit error                   // guarded by mu; why the last process ended (nil before any did)
+	state    State       // guarded by mu; changed by setState only
+	cur      *instance   // guarded by mu; set by spawnOnce once ready, cleared by exited
+	restarts []time.Time // guarded by mu; restart times within the window (exited)
+	closing  bool        // guarded by mu; set once, by Shutdown
+	lastExit error       // guarded by mu; why the last process ended (nil before any did)
 
-	// life ends when Shutdown begins: it cancels a restart in progress
-	// (its wait for $init, its retry delays).
+	// The module's event subscriptions (events.go), guarded by subMu
+	// (taken after mu when both are). They outlive restarts; a channel is
+	// closed by its Subscription's Close or by closeSubs only, under
+	// subMu, and the forwarders send under subMu.
+	subMu    sync.Mutex
+	subs     map[string][]chan Event
+	fwd      map[string]bool // the names forwarded from cur's connection
+	subsDone bool            // closeSubs ran: new subscriptions get a closed channel
+
+	lc emitter // lifecycle events (lifecycle.go)
+
+	// life ends when Shutdown begins: it cancels a spawn or restart in
+	// progress (its wait for $init, its retry and restart delays).
 	life     context.Context
 	stopLife context.CancelFunc
 
 	wg       sync.WaitGroup // every goroutine of the module but the OnEvent callbacks
 	handlers sync.WaitGroup // OnEvent callbacks
+	closed   chan struct{}  // closed when the first Shutdown returns
 }
 
-// Start spawns the worker and returns once it is ready, or the error of
-// the last attempt.
+// Start spawns the worker and returns once it is ready. If it cannot,
+// after the retries of opts, it returns a *SpawnError with the last
+// attempt's error.
 func Start(ctx context.Context, name string, cmd Command, opts Options) (*Module, error) {
+	m, err := newModule(name, cmd, opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.start(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// newModule makes a module that has not spawned yet; hook, if not nil,
+// receives its lifecycle events after the subscribers of opts.
+func newModule(name string, cmd Command, opts Options, hook func(Lifecycle)) (*Module, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	m := &Module{name: name, cmd: cmd, opts: opts, log: opts.Logger.With("module", name), subs: make(map[string][]chan Event)}
+	m := &Module{name: name, cmd: cmd, opts: opts, log: opts.Logger.With("module", name), subs: make(map[string][]chan Event), closed: make(chan struct{})}
 	m.life, m.stopLife = context.WithCancel(context.Background())
-	if err := m.spawn(ctx); err != nil {
-		m.stopLife()
-		m.setState(Closed)
-		return nil, err
+	if fn := opts.OnStateChange; fn != nil {
+		m.lc.subscribe(func(l Lifecycle) {
+			if l.Kind == StateChange {
+				fn(l.State)
+			}
+		})
+	}
+	if opts.OnLifecycle != nil {
+		m.lc.subscribe(opts.OnLifecycle)
+	}
+	if hook != nil {
+		m.lc.subscribe(hook)
 	}
 	return m, nil
+}
+
+// start spawns the worker; if that fails, it closes the module.
+func (m *Module) start(ctx context.Context) error {
+	if err := m.spawn(ctx); err != nil {
+		m.stopLife()
+		m.closeSubs()
+		m.setState(Closed)
+		m.lc.wait()
+		return err
+	}
+	return nil
 }
 
 // Name returns the module's name.
@@ -120,12 +168,20 @@ func (m *Module) Schema() protocol.Schema {
 
 func (m *Module) setState(s State) {
 	m.mu.Lock()
-	changed := m.state != s
-	m.state = s
+	m.setStateLocked(s)
 	m.mu.Unlock()
-	if changed && m.opts.OnStateChange != nil {
-		m.opts.OnStateChange(s)
+	m.lc.deliver()
+}
+
+// setStateLocked changes the state and queues the event, if the state
+// changes; m.mu is held, and the caller calls m.lc.deliver after
+// releasing it.
+func (m *Module) setStateLocked(s State) {
+	if m.state == s {
+		return
 	}
+	m.state = s
+	m.lc.enqueue(Lifecycle{Module: m.name, Kind: StateChange, State: s})
 }
 
 // setLastExit records why a process of the module ended.
@@ -149,10 +205,11 @@ func (m *Module) conn() (*Conn, *instance, error) {
 	return m.cur.conn, m.cur, nil
 }
 
-// timeout returns the request timeout of a method: the declared one, else
-// the worker's schema one, else the module default.
+// timeout returns the request timeout of a method (none if ≤ 0): the
+// declared one (none if negative), else the worker's schema one, else the
+// module default, in core's precedence.
 func (m *Module) timeout(in *instance, method string) time.Duration {
-	if t := m.opts.Methods[method].Timeout; t > 0 {
+	if t := m.opts.Methods[method].Timeout; t != 0 {
 		return t
 	}
 	if sm, ok := in.schema.Methods[method]; ok && sm.Timeout > 0 {

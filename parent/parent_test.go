@@ -56,9 +56,21 @@ func TestMain(m *testing.M) {
 //   - hangup: closes the data channel once it has read the first request;
 //   - slow-restart: the first run (PROCWIRE_FAKE_MARK names a file that
 //     does not exist yet) behaves; a later run writes its pid into that
-//     file and never sends $init.
+//     file and never sends $init;
+//   - helper: first starts `sleep 300` holding its stdout and stderr, and
+//     writes the helper's pid into PROCWIRE_FAKE_MARK;
+//   - stray-chunk: answers the first request with PROCWIRE_FAKE_N stream
+//     chunks of 64 KiB, a stream end and a stream error, then with the
+//     request's payload as its result;
+//   - bad-payloads: answers the requests, in turn, with the error flag
+//     and "boom" (no MessagePack), with an error value followed by junk,
+//     with a result followed by junk, and with a well-formed error;
+//   - exit-3: exits with status 3 once it has read the first request;
+//   - segv: dies of SIGSEGV once it has read the first request (it
+//     execs a shell that signals itself);
+//   - stdin-closed: closes its stdin and never answers.
 //
-// All but deaf exit on $shutdown.
+// All but deaf, stdin-closed and the ones that die exit on $shutdown.
 func fakeWorker(mode string) {
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("pw-fake-%d.sock", os.Getpid()))
 	ln, err := net.Listen("unix", path)
@@ -80,6 +92,13 @@ func fakeWorker(mode string) {
 	case "stderr-long":
 		os.Stderr.Write(bytes.Repeat([]byte("y"), 2<<20))
 		os.Stderr.WriteString("\nafter the long line\n")
+	case "helper":
+		helper := exec.Command("sleep", "300")
+		helper.Stdout, helper.Stderr = os.Stdout, os.Stderr
+		if err := helper.Start(); err != nil {
+			os.Exit(2)
+		}
+		os.WriteFile(os.Getenv("PROCWIRE_FAKE_MARK"), []byte(strconv.Itoa(helper.Process.Pid)), 0o600)
 	}
 	fmt.Printf(`{"jsonrpc":"2.0","method":"$init","params":{"pipe":%q,"schema":{"methods":{"echo":{"id":1,"response":"result"}},"events":{}},"version":"1.0.0"}}`+"\n", path)
 	c, err := ln.Accept()
@@ -94,6 +113,52 @@ func fakeWorker(mode string) {
 	case "hangup":
 		wire.NewReader(c, 0, 0).ReadFrame()
 		c.Close()
+	case "stray-chunk":
+		h, p, err := wire.NewReader(c, 0, 0).ReadFrame()
+		if err != nil {
+			os.Exit(2)
+		}
+		w := wire.NewWriter(c)
+		n, _ := strconv.Atoi(os.Getenv("PROCWIRE_FAKE_N"))
+		chunk := bytes.Repeat([]byte{0xc0}, 64<<10)
+		for range n {
+			w.WriteFrame(wire.Header{Method: h.Method, Flags: wire.FlagsStreamChunk, RequestID: h.RequestID}, chunk)
+		}
+		w.WriteFrame(wire.Header{Method: h.Method, Flags: wire.FlagsStreamEnd, RequestID: h.RequestID})
+		w.WriteFrame(wire.Header{Method: h.Method, Flags: wire.FlagsStreamError, RequestID: h.RequestID}, []byte("\xa5stray"))
+		w.WriteFrame(wire.Header{Method: h.Method, Flags: wire.FlagsResult, RequestID: h.RequestID}, p)
+	case "bad-payloads":
+		go func() {
+			r, w := wire.NewReader(c, 0, 0), wire.NewWriter(c)
+			answers := []struct {
+				flags   wire.Flags
+				payload string
+			}{
+				{wire.FlagsError, "boom"},
+				{wire.FlagsError, "\xa4fine" + "junk"},
+				{wire.FlagsResult, "\xa2ok" + "junk"},
+				{wire.FlagsError, "\x81\xa7message\xa4real"},
+			}
+			for _, a := range answers {
+				h, _, err := r.ReadFrame()
+				if err != nil {
+					return
+				}
+				w.WriteFrame(wire.Header{Method: h.Method, Flags: a.flags, RequestID: h.RequestID}, []byte(a.payload))
+			}
+		}()
+	case "exit-3":
+		wire.NewReader(c, 0, 0).ReadFrame()
+		os.Exit(3)
+	case "segv":
+		wire.NewReader(c, 0, 0).ReadFrame()
+		// The Go runtime ignores a SIGSEGV that does not come from a
+		// fault: let a shell, with core dumps off, take the signal.
+		syscall.Exec("/bin/sh", []string{"sh", "-c", "ulimit -c 0; kill -SEGV $$"}, os.Environ())
+		os.Exit(2)
+	case "stdin-closed":
+		os.Stdin.Close()
+		time.Sleep(time.Hour)
 	}
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
@@ -186,12 +251,13 @@ func rawConn(b *testing.B, mode string) net.Conn {
 	return nc
 }
 
-// startFake starts a fakeWorker (this test binary) in the given mode.
-func startFake(t *testing.T, mode string, opts parent.Options) *parent.Module {
+// startFake starts a fakeWorker (this test binary) in the given mode, with
+// env added to its environment.
+func startFake(t *testing.T, mode string, opts parent.Options, env ...string) *parent.Module {
 	t.Helper()
 	testenv.VerifyNoLeaks(t)
 	self, _ := os.Executable()
-	m, err := parent.Start(context.Background(), mode, parent.Command{Path: self, Env: testenv.WorkerEnv("PROCWIRE_FAKE=" + mode)}, opts)
+	m, err := parent.Start(context.Background(), mode, parent.Command{Path: self, Env: testenv.WorkerEnv(append([]string{"PROCWIRE_FAKE=" + mode}, env...)...)}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
+	"time"
 
 	"github.com/procwire/procwire-go/protocol"
 )
@@ -20,11 +20,12 @@ import (
 // Ownership: proc, stdin and the channels are set by startProcess, schema
 // and conn by spawnOnce before the instance is published in Module.cur;
 // all are read-only after that. exitReason is written by the wait
-// goroutine before it closes exited, and read only once exited is closed.
-// killReason is guarded by killMu; writes to stdin by stdinMu.
+// goroutine before it closes exited, and read only once exited is closed;
+// waitErr likewise with dead.
+// killReason and reaped are guarded by killMu; writes to stdin by stdinMu.
 type instance struct {
 	proc    *exec.Cmd
-	stdin   io.WriteCloser // written by control, under stdinMu
+	stdin   *os.File // the write end of the worker's stdin; written by control, under stdinMu
 	stdinMu sync.Mutex
 	schema  protocol.Schema
 	conn    *Conn
@@ -34,60 +35,127 @@ type instance struct {
 	errMsg  chan string          // the first $error's message, to spawnOnce
 	pong    chan struct{}        // a $pong, to the supervisor
 
-	exited     chan struct{} // closed by the wait goroutine once the process is reaped
+	dead       chan struct{} // closed by the wait goroutine once the process is reaped
+	waitErr    error         // what exec.Cmd.Wait returned; see dead
+	exited     chan struct{} // closed by the wait goroutine once the process is reaped and its output read
 	exitReason error         // why the process ended; see exited
 
 	killMu     sync.Mutex
 	killReason string // why the parent killed the process (the first reason given)
+	reaped     bool   // the process has been waited for: its pid may be reused
 }
 
 // maxStderrLine is the longest stderr line forwarded whole; a longer one is
 // cut there.
 const maxStderrLine = 1 << 20
 
+// pipeGrace is how long the output readers may go on after the process
+// exited: what the worker wrote just before its exit is still read, and a
+// process that outlives the worker holding its stdout or stderr (a helper
+// that left its process group; on Windows any grandchild) cannot keep the
+// instance from ending. Then the readers are stopped.
+const pipeGrace = 250 * time.Millisecond
+
 // startProcess spawns one worker process with its three pipes and starts
 // the goroutines that serve them: stderr to the logger, stdout to the
-// control plane, and one that reaps the process once both pipes are read
-// to the end, records why it ended and closes in.exited.
+// control plane, and one that waits for the process.
+//
+// The pipes are made here (os.Pipe), not by exec.Cmd: exec would copy
+// them with goroutines that Wait waits for, so a grandchild holding the
+// worker's stdout would hide the worker's exit for as long as it lives.
+// Here Wait returns when the process exits. The wait goroutine then kills
+// what is left of the worker's process group (Unix), gives the readers
+// pipeGrace to drain the pipes, stops them (closing the read ends),
+// records why the process ended and closes in.exited.
 func (m *Module) startProcess(token string) (*instance, error) {
 	proc := exec.Command(m.cmd.Path, m.cmd.Args...)
 	proc.Dir = m.cmd.Dir
-	proc.Env = workerEnv(m.cmd.Env, m.name, token)
-	stdin, err := proc.StdinPipe()
-	if err != nil {
-		return nil, err
+	proc.Env = workerEnv(m.cmd.Env, m.cmd.ReplaceEnv, m.name, token)
+	setProcAttr(proc, m.cmd)
+	var files []*os.File // every end, closed on failure
+	pipe := func() (r, w *os.File, err error) {
+		if r, w, err = os.Pipe(); err == nil {
+			files = append(files, r, w)
+		}
+		return r, w, err
 	}
-	stdout, err := proc.StdoutPipe()
-	if err != nil {
-		return nil, err
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
 	}
-	stderr, err := proc.StderrPipe()
+	stdinR, stdinW, err := pipe()
 	if err != nil {
-		return nil, err
-	}
-	if err := proc.Start(); err != nil {
 		return nil, fmt.Errorf("procwire/parent: spawn %s: %w", m.cmd.Path, err)
 	}
-	in := &instance{
-		proc: proc, stdin: stdin,
-		initMsg: make(chan json.RawMessage, 1), errMsg: make(chan string, 1), pong: make(chan struct{}, 1),
-		exited: make(chan struct{}),
+	stdoutR, stdoutW, err := pipe()
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("procwire/parent: spawn %s: %w", m.cmd.Path, err)
 	}
-	var pipes sync.WaitGroup
-	pipes.Add(2)
+	stderrR, stderrW, err := pipe()
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("procwire/parent: spawn %s: %w", m.cmd.Path, err)
+	}
+	proc.Stdin, proc.Stdout, proc.Stderr = stdinR, stdoutW, stderrW
+	if err := proc.Start(); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("procwire/parent: spawn %s: %w", m.cmd.Path, err)
+	}
+	// The child has its copies; the parent keeps only its own ends, so
+	// that the pipes end when the child's side is gone.
+	stdinR.Close()
+	stdoutW.Close()
+	stderrW.Close()
+	in := &instance{
+		proc: proc, stdin: stdinW,
+		initMsg: make(chan json.RawMessage, 1), errMsg: make(chan string, 1), pong: make(chan struct{}, 1),
+		dead: make(chan struct{}), exited: make(chan struct{}),
+	}
+	readers := make(chan struct{}, 2) // one token per reader that ended
 	m.wg.Add(1)
 	go func() {
-		defer pipes.Done()
-		m.forwardStderr(stderr)
+		defer func() { readers <- struct{}{} }()
+		m.forwardStderr(stderrR)
 	}()
 	go func() {
-		defer pipes.Done()
-		m.readStdout(stdout, in)
+		defer func() { readers <- struct{}{} }()
+		m.readStdout(stdoutR, in)
 	}()
 	go func() {
 		defer m.wg.Done()
-		pipes.Wait() // Wait closes the pipes: read them to the end first
-		in.exitReason = in.reason(proc.Wait())
+		in.waitErr = proc.Wait() // returns at the exit: exec copies no pipe
+		in.killMu.Lock()
+		in.reaped = true
+		// The worker's helpers must not outlive it. Its pid names the
+		// group; it cannot have been reused while a member lives.
+		killGroup(proc.Process.Pid)
+		in.killMu.Unlock()
+		close(in.dead)
+		stdinW.Close()
+		grace := time.NewTimer(pipeGrace)
+		for ended := 0; ended < 2; {
+			select {
+			case <-readers:
+				ended++
+			case <-grace.C:
+				// A process the worker started (one that left its
+				// group; on Windows any) still holds its stdout or
+				// stderr: stop reading them. On Unix the readers return
+				// at once; on Windows Close cancels the pending read.
+				m.log.Warn("procwire/parent: the worker's output pipes are still open after its exit (held by a process it started); no longer reading them", "pid", proc.Process.Pid)
+				stdoutR.Close()
+				stderrR.Close()
+				for ; ended < 2; ended++ {
+					<-readers
+				}
+			}
+		}
+		grace.Stop()
+		stdoutR.Close()
+		stderrR.Close()
+		in.exitReason = in.reason(in.waitErr)
 		m.setLastExit(in.exitReason)
 		close(in.exited)
 	}()
@@ -95,13 +163,20 @@ func (m *Module) startProcess(token string) (*instance, error) {
 }
 
 // kill records why the parent kills the process (unless a reason is
-// already recorded) and kills it.
+// already recorded) and kills it, with its process group on Unix (the
+// helpers it started). Once the process has been waited for, there is
+// nothing left to kill (the wait goroutine has killed the group) and no
+// reason is recorded: the process ended by itself.
 func (in *instance) kill(reason string) {
 	in.killMu.Lock()
+	defer in.killMu.Unlock()
+	if in.reaped {
+		return // it ended by itself; its group is already killed
+	}
 	if in.killReason == "" {
 		in.killReason = reason
 	}
-	in.killMu.Unlock()
+	killGroup(in.proc.Process.Pid)
 	in.proc.Process.Kill()
 }
 
@@ -122,16 +197,28 @@ func (in *instance) reason(waitErr error) error {
 }
 
 // workerEnv builds the worker's environment.
-func workerEnv(base []string, name, token string) []string {
-	if base == nil {
-		base = os.Environ()
+func workerEnv(base []string, replace bool, name, token string) []string {
+	// As core's {...process.env, ...exe.env}: the worker's entries are
+	// merged into the parent's environment, and win.
+	parent := os.Environ()
+	if replace {
+		parent = nil
 	}
-	env := make([]string, 0, len(base)+2)
-	for _, kv := range base {
-		if strings.HasPrefix(kv, "PROCWIRE_TOKEN=") || strings.HasPrefix(kv, "PROCWIRE_MODULE_NAME=") {
-			continue
+	env := make([]string, 0, len(parent)+len(base)+2)
+	at := make(map[string]int, len(parent)+len(base)) // key → index in env
+	for _, list := range [][]string{parent, base} {
+		for _, kv := range list {
+			k := envKey(kv)
+			if k == "PROCWIRE_TOKEN" || k == "PROCWIRE_MODULE_NAME" {
+				continue
+			}
+			if i, ok := at[k]; ok {
+				env[i] = kv
+				continue
+			}
+			at[k] = len(env)
+			env = append(env, kv)
 		}
-		env = append(env, kv)
 	}
 	env = append(env, "PROCWIRE_MODULE_NAME="+name)
 	if token != "" {

@@ -11,39 +11,65 @@ package parent
 
 import (
 	"context"
-	"errors"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/procwire/procwire-go/protocol"
 )
 
-// spawn starts the worker, with retries.
+// spawn starts the worker, with retries, as core's spawnModule: retry n
+// follows the failed attempt after Options.retryDelay(n). Shutdown
+// cancels it (through m.life), as ctx does. Every failure is a
+// *SpawnError, also reported as a SpawnFailure unless Shutdown caused it.
 func (m *Module) spawn(ctx context.Context) error {
-	delay := m.opts.RetryDelay
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer context.AfterFunc(m.life, func() { cancel(errShuttingDown) })()
 	var err error
-	for attempt := 0; attempt <= m.opts.Retries; attempt++ {
-		if attempt > 0 {
-			m.log.Warn("procwire/parent: spawn failed; retrying", "attempt", attempt, "delay", delay, "error", err)
+	attempts := 0
+	for retry := 0; retry <= m.opts.retries(); retry++ {
+		if retry > 0 {
+			delay := m.opts.retryDelay(retry)
+			m.log.Warn("procwire/parent: spawn failed; retrying", "attempt", retry, "delay", delay, "error", err)
+			m.emit(Lifecycle{Kind: SpawnRetry, Attempt: retry, Delay: delay, Err: err})
+			t := time.NewTimer(delay)
 			select {
-			case <-time.After(delay):
+			case <-t.C:
 			case <-ctx.Done():
-				return ctx.Err()
+				t.Stop()
 			}
-			if m.opts.RetryBackoff {
-				delay *= 2
-			}
+		}
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+			break
 		}
 		m.setState(Starting)
+		attempts++
 		if err = m.spawnOnce(ctx); err == nil {
-			m.setState(Ready)
 			return nil
 		}
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+			break
+		}
+		if p, ok := err.(permanent); ok {
+			err = p.error
+			break
+		}
 	}
-	return fmt.Errorf("procwire/parent: start %s after %d attempt(s): %w", m.name, m.opts.Retries+1, err)
+	serr := &SpawnError{Module: m.name, Attempts: attempts, Err: err}
+	if m.life.Err() == nil {
+		m.emit(Lifecycle{Kind: SpawnFailure, Attempt: attempts, Err: serr})
+	}
+	return serr
 }
+
+// permanent marks an error of spawnOnce that another attempt would meet
+// again (a schema mismatch, a malformed $init): spawn does not retry it.
+type permanent struct{ error }
 
 // spawnOnce makes one attempt: spawn the process, wait for its $init,
 // check the schema, connect (and authenticate), then publish the instance
@@ -71,7 +97,7 @@ func (m *Module) spawnOnce(ctx context.Context) error {
 	select {
 	case raw := <-in.initMsg:
 		if init, err = protocol.ParseInit(raw); err != nil {
-			return fail(fmt.Errorf("procwire/parent: module %q sent an %w", m.name, err))
+			return permanent{fail(fmt.Errorf("procwire/parent: module %q sent an %w", m.name, err))}
 		}
 	case msg := <-in.errMsg:
 		return fail(fmt.Errorf("procwire/parent: module %q error: %s", m.name, msg))
@@ -83,7 +109,7 @@ func (m *Module) spawnOnce(ctx context.Context) error {
 		return fail(ctx.Err())
 	}
 	if err := m.validate(init.Schema); err != nil {
-		return fail(err)
+		return permanent{fail(err)}
 	}
 	in.schema = init.Schema
 
@@ -102,6 +128,9 @@ func (m *Module) spawnOnce(ctx context.Context) error {
 	}
 	methods, events := m.describe(in.schema)
 	in.conn = NewConn(nc, m.opts.MaxPayloadSize, methods, events)
+	// Before any call can be made (supervise, which sets it too, may start
+	// later: after the first heartbeat).
+	in.conn.watchExit(in.dead, func() error { return in.reason(in.waitErr) })
 	if token != "" {
 		if err := in.conn.SendAuth(token); err != nil {
 			in.conn.Close()
@@ -117,16 +146,29 @@ func (m *Module) spawnOnce(ctx context.Context) error {
 		return fail(errShuttingDown)
 	}
 	m.cur = in
+	m.subMu.Lock()
+	m.fwd = make(map[string]bool, len(m.subs))
 	names := make([]string, 0, len(m.subs))
 	for name := range m.subs {
+		m.fwd[name] = true
 		names = append(names, name)
 	}
+	m.subMu.Unlock()
+	// The state changes with cur, under the same lock: no one sees a
+	// ready module without an instance.
+	m.setStateLocked(Ready)
 	m.mu.Unlock()
 	for _, name := range names {
 		m.forwardEvents(in, name)
 	}
 	m.wg.Add(1)
-	go m.supervise(in)
+	go func() {
+		if m.opts.Heartbeat != nil {
+			m.firstPing(in) // at once, as core's startHeartbeat
+		}
+		m.supervise(in)
+	}()
+	m.lc.deliver()
 	return nil
 }
 
@@ -140,14 +182,17 @@ func (m *Module) supervise(in *instance) {
 		defer t.Stop()
 		tick = t.C
 	}
+	// The connection names the worker's exit as the cause of its end.
+	in.conn.watchExit(in.dead, func() error { return in.reason(in.waitErr) })
 	connDone := in.conn.Done()
 	for {
 		select {
 		case <-tick:
 			if deadline == nil {
-				if in.control(protocol.PingLine) == nil {
-					deadline = time.After(m.opts.Heartbeat.Timeout)
-				}
+				// A ping that cannot be written (stdin closed, or full
+				// and unread) is not answered either: the deadline runs.
+				in.control(protocol.PingLine)
+				deadline = time.After(m.opts.Heartbeat.Timeout)
 			}
 		case <-in.pong:
 			deadline = nil
@@ -157,6 +202,11 @@ func (m *Module) supervise(in *instance) {
 			deadline = nil
 		case <-connDone:
 			connDone = nil
+			select {
+			case <-in.dead:
+				continue // the process ended: the exit case says why
+			default:
+			}
 			if !m.isClosing() {
 				reason := closeReason(in.conn.Err())
 				m.log.Error("procwire/parent: worker lost its data channel; killing it", "reason", reason)
@@ -176,18 +226,22 @@ func (m *Module) isClosing() bool {
 	return m.closing
 }
 
-// exited handles the end of an instance: restart or close.
+// exited handles the end of an instance: restart or close, as core's
+// handleProcessExit, with its lifecycle events.
 func (m *Module) exited(in *instance) {
 	m.mu.Lock()
 	if m.cur != in || m.closing {
 		m.mu.Unlock()
 		return
 	}
+	// Why the parent killed it, if it did, comes first, as in core.
+	if l, ok := m.killEvent(in); ok {
+		m.lc.enqueue(l)
+	}
 	m.cur = nil
 	// The state changes with cur, under the same lock: no one sees a
 	// ready module without an instance.
-	changed := m.state != Disconnected
-	m.state = Disconnected
+	m.setStateLocked(Disconnected)
 	now := time.Now()
 	kept := m.restarts[:0]
 	for _, t := range m.restarts {
@@ -200,23 +254,37 @@ func (m *Module) exited(in *instance) {
 	if restart {
 		m.restarts = append(m.restarts, now)
 	}
+	restarts := len(m.restarts)
 	m.mu.Unlock()
+	m.lc.deliver()
 	m.log.Error("procwire/parent: worker exited unexpectedly", "reason", in.exitReason)
-	if changed && m.opts.OnStateChange != nil {
-		m.opts.OnStateChange(Disconnected)
-	}
+	code, sig := exitStatus(in)
+	m.emit(Lifecycle{Kind: Crash, ExitCode: code, Signal: sig, Err: in.exitReason})
 	if !restart {
 		if m.opts.Restart {
 			m.log.Error("procwire/parent: too many restarts, giving up", "max", m.opts.MaxRestarts, "window", m.opts.RestartWindow, "reason", in.exitReason)
+			m.emit(Lifecycle{Kind: RestartLimit, Attempt: restarts,
+				Err: fmt.Errorf("procwire/parent: module %q: too many restarts (%d within %v), giving up", m.name, restarts, m.opts.RestartWindow)})
 		}
 		m.closeSubs()
 		m.setState(Closed)
 		return
 	}
+	delay := m.opts.restartDelay()
+	m.emit(Lifecycle{Kind: Restart, Attempt: restarts, Delay: delay, Err: in.exitReason})
 	m.setState(Restarting)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
+		if delay > 0 { // core's RESTART_WAIT_DELAY_MS; Shutdown cancels it
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-m.life.Done():
+				t.Stop()
+				return
+			}
+		}
 		if err := m.spawn(m.life); err != nil {
 			if m.life.Err() == nil {
 				m.log.Error("procwire/parent: restart failed", "error", err)
@@ -232,32 +300,42 @@ var errShuttingDown = errors.New("procwire/parent: module shutting down")
 
 // Shutdown asks the worker to exit ($shutdown), closes the connection (so
 // calls in flight fail at once with ErrClosed), waits for the process up
-// to ShutdownTimeout or ctx, then kills it. It returns when every goroutine
-// of the module has ended.
+// to ShutdownTimeout or ctx, then kills it. A spawn or restart in progress
+// gives up. Shutdown returns when every goroutine of the module has ended
+// and every lifecycle event has been delivered; a second call waits for
+// the first (or ctx).
 func (m *Module) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closing {
 		m.mu.Unlock()
-		m.wg.Wait()
+		select {
+		case <-m.closed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		return nil
 	}
 	m.closing = true
 	in := m.cur
 	m.mu.Unlock()
-	m.stopLife() // a restart in progress gives up; spawnOnce sees closing
+	m.stopLife() // a spawn or restart in progress gives up; spawnOnce sees closing
 	if in != nil {
 		in.control(protocol.ShutdownLine)
 		in.conn.Close()
 		t := time.NewTimer(m.opts.ShutdownTimeout)
+		var killed string
 		select {
 		case <-in.exited:
 		case <-t.C:
 			m.log.Warn("procwire/parent: worker did not exit in time; killing it", "timeout", m.opts.ShutdownTimeout)
-			in.kill(fmt.Sprintf("did not exit within %v of $shutdown", m.opts.ShutdownTimeout))
-			<-in.exited
+			killed = fmt.Sprintf("did not exit within %v of $shutdown", m.opts.ShutdownTimeout)
 		case <-ctx.Done():
-			in.kill("shutdown: " + ctx.Err().Error())
+			killed = "shutdown: " + ctx.Err().Error()
+		}
+		if killed != "" {
+			in.kill(killed)
 			<-in.exited
+			m.emit(Lifecycle{Kind: Failure, Err: fmt.Errorf("procwire/parent: module %q %s; killed", m.name, killed)})
 		}
 		t.Stop()
 		in.stdin.Close()
@@ -266,5 +344,7 @@ func (m *Module) Shutdown(ctx context.Context) error {
 	m.closeSubs()
 	m.handlers.Wait()
 	m.setState(Closed)
+	m.lc.wait()
+	close(m.closed)
 	return nil
 }

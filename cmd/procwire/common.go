@@ -73,6 +73,7 @@ func start(e *env, worker []string, verbose bool, methods map[string]parent.Meth
 	return parent.Start(e.ctx, filepath.Base(worker[0]), parent.Command{Path: worker[0], Args: worker[1:]}, parent.Options{
 		Methods:        methods,
 		RequestTimeout: -1, // each command sets its own
+		Retries:        -1, // a worker that cannot start fails the command at once
 		Logger:         log,
 	})
 }
