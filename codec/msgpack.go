@@ -2,8 +2,11 @@ package codec
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -65,38 +68,47 @@ func (msgpackCodec) AppendMarshal(dst []byte, v any) ([]byte, error) {
 	return out, nil
 }
 
+// decState is what one Unmarshal needs, pooled: the decoder, and the
+// library's decoder and reader for the values it decodes itself.
 type decState struct {
+	d   decoder
 	r   bytes.Reader
-	dec *msgpack.Decoder
+	lib *msgpack.Decoder
 }
 
-var decPool = sync.Pool{New: func() any {
-	s := &decState{}
-	s.dec = msgpack.NewDecoder(&s.r)
-	return s
-}}
+var decPool = sync.Pool{New: func() any { return new(decState) }}
 
+// Unmarshal decodes data into v, a non-nil pointer, in one pass (see
+// msgpack_plan.go): as vmihailenco/msgpack decodes it, except that an
+// integer that does not fit the Go integer type it is decoded into is an
+// error (msgpack_range.go), and that Node's Buffer (extension 1) decodes as
+// bin, into a []byte or a string, and its Date (extension 2), like the
+// timestamp extension, into a time.Time (msgpack_ext.go). Nothing of the
+// result aliases data. Into an interface, maps decode as map[string]any,
+// arrays as []any, integers as the Go integer type of their wire form.
 func (msgpackCodec) Unmarshal(data []byte, v any) error {
-	data, err := normalizeNodeExt(data)
-	if err != nil {
-		return err
+	t := reflect.TypeOf(v)
+	switch {
+	case t == nil:
+		return errors.New("msgpack: Decode(nil)")
+	case t.Kind() != reflect.Pointer:
+		return fmt.Errorf("msgpack: Decode(non-pointer %T)", v)
+	}
+	p := reflect.ValueOf(v).UnsafePointer()
+	if p == nil {
+		return fmt.Errorf("msgpack: Decode(non-settable %T)", v)
 	}
 	s := decPool.Get().(*decState)
-	s.r.Reset(data)
-	s.dec.ResetReader(&s.r)
-	err = s.dec.Decode(v)
-	if err == nil {
-		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() && holdsInts(rv.Type().Elem()) {
-			// Check the integers against the wire (see msgpack_range.go).
-			var tree any
-			s.r.Reset(data)
-			s.dec.ResetReader(&s.r)
-			if err = s.dec.Decode(&tree); err == nil {
-				err = checkRanges(tree, rv.Elem(), "")
-			}
-		}
+	s.d = decoder{b: data, st: s}
+	var err error
+	if t == timePtrType {
+		// The library reads a *time.Time given to it in more forms than a
+		// time.Time inside a value.
+		*(*time.Time)(p), err = s.d.topTime()
+	} else {
+		err = planFor(t.Elem()).dec(&s.d, p)
 	}
-	s.r.Reset(nil)
+	s.d = decoder{}
 	decPool.Put(s)
 	return err
 }

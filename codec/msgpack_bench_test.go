@@ -3,6 +3,8 @@ package codec
 import (
 	"bytes"
 	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // smallMsg is the ≈100-byte object of the codec benchmarks, the same as
@@ -21,10 +23,6 @@ var small = smallMsg{ID: 12345, Name: "procwire", Tags: []string{"alpha", "beta"
 	Nested: map[string]int{"x": 1, "y": 2}, Note: "a small message"}
 
 func BenchmarkMsgPackSmall(b *testing.B) {
-	payload, err := MsgPack.Marshal(small)
-	if err != nil {
-		b.Fatal(err)
-	}
 	b.Run("encode", func(b *testing.B) {
 		b.ReportAllocs()
 		var buf []byte
@@ -32,13 +30,38 @@ func BenchmarkMsgPackSmall(b *testing.B) {
 			buf, _ = MsgPack.(AppendMarshaler).AppendMarshal(buf[:0], small)
 		}
 	})
-	b.Run("decode/struct", benchDecode[smallMsg](payload, 0))
-	b.Run("decode/any", benchDecode[any](payload, 0))
+}
+
+// BenchmarkMsgPackDecode decodes the small object into its struct and into
+// any, and a 1 MiB bin into a []byte (go test -bench 'Decode' ./codec/).
+// small/struct-stock is vmihailenco/msgpack alone, without the range
+// check, for comparison.
+func BenchmarkMsgPackDecode(b *testing.B) {
+	payload, err := MsgPack.Marshal(small)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("small/struct", benchDecode[smallMsg](payload, 0))
+	b.Run("small/any", benchDecode[any](payload, 0))
+	b.Run("small/struct-stock", func(b *testing.B) {
+		b.ReportAllocs()
+		var r bytes.Reader
+		dec := msgpack.NewDecoder(&r)
+		for b.Loop() {
+			var v smallMsg
+			r.Reset(payload)
+			dec.ResetReader(&r)
+			if err := dec.Decode(&v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	mib, _ := MsgPack.Marshal(bytes.Repeat([]byte{7}, 1<<20))
+	b.Run("1MiB", benchDecode[[]byte](mib, 1<<20))
 }
 
 func BenchmarkMsgPack1MiB(b *testing.B) {
 	mib := bytes.Repeat([]byte{7}, 1<<20)
-	payload, _ := MsgPack.Marshal(mib)
 	b.Run("encode", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(1 << 20)
@@ -47,7 +70,6 @@ func BenchmarkMsgPack1MiB(b *testing.B) {
 			buf, _ = MsgPack.(AppendMarshaler).AppendMarshal(buf[:0], mib)
 		}
 	})
-	b.Run("decode", benchDecode[[]byte](payload, 1<<20))
 }
 
 // benchDecode benchmarks decoding payload into a T, counting size bytes an

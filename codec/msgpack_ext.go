@@ -9,10 +9,14 @@ import (
 // The Node codec (@procwire/codecs msgpackCodec) writes a Buffer as
 // extension type 1 and may write a Date as extension type 2 (big-endian
 // float64 epoch milliseconds). vmihailenco/msgpack registers extensions
-// globally; rather than change its behaviour for the whole program, the
-// decoder rewrites those two extensions into their standard forms first:
-// type 1 into bin (decoded as []byte), type 2 into the timestamp extension
-// −1 (decoded as time.Time). Payloads without them are decoded as they are.
+// globally; rather than change its behaviour for the whole program,
+// procwire's decoder reads those two extensions as their standard forms:
+// type 1 as bin (decoded as []byte, or a string), type 2 as the timestamp
+// extension −1 (decoded as time.Time). It does so as it reads them
+// (msgpack_read.go), without a pass of its own; normalizeNodeExt, which
+// rewrites them in a copy, is only for the values handed to the library
+// (types that decode themselves), and for payloads without them it
+// returns the bytes themselves.
 
 const (
 	extBuffer = 1
@@ -67,10 +71,15 @@ func appendBinHeader(b []byte, n int) []byte {
 	}
 }
 
+// maxDateMs is the largest epoch time of a valid JS Date, in ms.
+const maxDateMs = 8.64e15
+
 // appendTimestamp appends epoch milliseconds as a timestamp 96 extension.
 func appendTimestamp(b []byte, ms float64) []byte {
-	if math.IsNaN(ms) || math.IsInf(ms, 0) {
-		ms = 0 // an invalid Date; Node itself cannot encode it as a timestamp
+	if !(math.Abs(ms) <= maxDateMs) {
+		// An Invalid Date (NaN, or beyond a Date's range). Node itself
+		// writes one as the timestamp of the epoch.
+		ms = 0
 	}
 	sec := math.Floor(ms / 1000)
 	nsec := int64(math.Round((ms - sec*1000) * 1e6))

@@ -2,7 +2,9 @@ package codec
 
 import (
 	"encoding/hex"
+	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +13,7 @@ import (
 
 func unhex(t testing.TB, s string) []byte {
 	t.Helper()
-	b, err := hex.DecodeString(s)
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +84,47 @@ func TestMsgPackExtRewriteIsScoped(t *testing.T) {
 	if err := msgpack.Unmarshal(unhex(t, "d5016869"), &v); err == nil {
 		t.Fatalf("stock msgpack decoded ext 1 as %#v; procwire must not register extensions globally", v)
 	}
+	// …and it still stores 256 into a uint8 by truncation, and -1 into a
+	// uint32 as 4294967295, where procwire's codec refuses both, before
+	// and after procwire has planned the type.
+	var u8 uint8 = 7
+	if err := msgpack.Unmarshal(unhex(t, "cd0100"), &u8); err != nil || u8 != 0 {
+		t.Fatalf("stock msgpack: 256 into uint8 = %d, %v; want the library's truncation (0, nil)", u8, err)
+	}
+	var s struct {
+		N uint32 `msgpack:"n"`
+	}
+	if err := msgpack.Unmarshal(unhex(t, "81a16eff"), &s); err != nil || s.N != math.MaxUint32 {
+		t.Fatalf("stock msgpack: -1 into uint32 = %d, %v; want the library's wrap", s.N, err)
+	}
+	if err := MsgPack.Unmarshal(unhex(t, "cd0100"), &u8); err == nil {
+		t.Fatal("procwire: 256 into uint8 succeeded")
+	}
+	if err := MsgPack.Unmarshal(unhex(t, "81a16eff"), &s); err == nil {
+		t.Fatal("procwire: -1 into uint32 succeeded")
+	}
+	s.N = 0
+	if err := msgpack.Unmarshal(unhex(t, "81a16eff"), &s); err != nil || s.N != math.MaxUint32 {
+		t.Fatalf("stock msgpack after procwire: %d, %v", s.N, err)
+	}
+	if err := msgpack.Unmarshal(unhex(t, "81a16ed5016869"), &v); err == nil {
+		t.Fatalf("stock msgpack decoded ext 1 after procwire as %#v", v)
+	}
+}
+
+func TestInvalidDateIsTheEpoch(t *testing.T) {
+	// Node writes an Invalid Date as the timestamp of the epoch; an ext 2
+	// Date that is not valid (NaN, beyond ±8.64e15 ms) decodes as it.
+	for _, h := range []string{"d7027ff8000000000000", "d7027e37e43c8800759c", "d702fff0000000000000"} {
+		var tm time.Time
+		if err := MsgPack.Unmarshal(unhex(t, h), &tm); err != nil || tm.Unix() != 0 || tm.Nanosecond() != 0 {
+			t.Errorf("%s: %v, %v", h, tm, err)
+		}
+		var v any
+		if err := MsgPack.Unmarshal(unhex(t, h), &v); err != nil || !v.(time.Time).Equal(time.Unix(0, 0)) {
+			t.Errorf("%s into any: %v, %v", h, v, err)
+		}
+	}
 }
 
 func TestNormalizeLeavesOtherPayloadsAlone(t *testing.T) {
@@ -101,7 +144,8 @@ func TestNormalizeRejectsMalformed(t *testing.T) {
 }
 
 func FuzzMsgPackUnmarshal(f *testing.F) {
-	for _, h := range []string{"d5016869", "82a161d5016869a162a178", "d7024278bcfe56800000", "c0", "dc0005", "c70301616263"} {
+	for _, h := range []string{"d5016869", "82a161d5016869a162a178", "d7024278bcfe56800000", "c0", "dc0005", "c70301616263",
+		"84a161d080a175cdffffa16c92d1800001a16d81a16bccff", "81a161cd0100", "81a16c93ff00d2ffff0000", "81a16d82a178ffa179c0"} {
 		b, _ := hex.DecodeString(h)
 		f.Add(b)
 	}

@@ -1,158 +1,26 @@
 package codec
 
 import (
-	"fmt"
 	"math"
 	"reflect"
+	"strconv"
 	"strings"
-	"sync"
-	"time"
 )
 
 // The MessagePack library stores a decoded integer into a narrower Go
-// integer by truncation (256 into a uint8 gives 0). Procwire's codec
-// refuses that: when the target type holds integers, the payload is also
-// decoded into a generic tree and every integer of the target is checked
-// against the value on the wire: an integer that does not fit, or a
-// negative one for an unsigned field, is a decode error. (A float for an
-// integer field the library refuses itself.) Targets without integers
-// (any, maps of any, strings, bytes, floats…) cost nothing extra.
-
-// hasInts caches, per type, whether a value of it can hold an integer
-// decoded from the wire.
-var hasInts sync.Map // reflect.Type → bool
-
-var timeType = reflect.TypeFor[time.Time]()
-
-func holdsInts(t reflect.Type) bool {
-	if v, ok := hasInts.Load(t); ok {
-		return v.(bool)
-	}
-	hasInts.Store(t, false) // recursive types: assume no while computing
-	r := computeHoldsInts(t)
-	hasInts.Store(t, r)
-	return r
-}
-
-func computeHoldsInts(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return true
-	case reflect.Pointer, reflect.Map:
-		return holdsInts(t.Elem())
-	case reflect.Slice, reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 {
-			return false // bytes
-		}
-		return holdsInts(t.Elem())
-	case reflect.Struct:
-		if t == timeType {
-			return false
-		}
-		for i := range t.NumField() {
-			if f := t.Field(i); f.IsExported() && holdsInts(f.Type) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// checkRanges walks the decoded target v alongside tree, the same payload
-// decoded into interface values, and reports the first integer that the
-// target could not hold.
-func checkRanges(tree any, v reflect.Value, path string) error {
-	switch v.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		i, ok := wireInt(tree)
-		if !ok {
-			return nil
-		}
-		if i.neg {
-			if i.u > 1<<63 || v.OverflowInt(-int64(i.u-1)-1) {
-				return rangeErr(path, i, v.Type())
-			}
-		} else if i.u > math.MaxInt64 || v.OverflowInt(int64(i.u)) {
-			return rangeErr(path, i, v.Type())
-		}
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		i, ok := wireInt(tree)
-		if !ok {
-			return nil
-		}
-		if i.neg && i.u != 0 || v.OverflowUint(i.u) {
-			return rangeErr(path, i, v.Type())
-		}
-	case reflect.Pointer, reflect.Interface:
-		if !v.IsNil() && v.Kind() == reflect.Pointer {
-			return checkRanges(tree, v.Elem(), path)
-		}
-	case reflect.Slice, reflect.Array:
-		s, ok := tree.([]any)
-		if !ok || !holdsInts(v.Type()) {
-			return nil
-		}
-		for i := 0; i < len(s) && i < v.Len(); i++ {
-			if err := checkRanges(s[i], v.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-	case reflect.Map:
-		m, ok := tree.(map[string]any)
-		if !ok || v.Type().Key().Kind() != reflect.String || !holdsInts(v.Type().Elem()) {
-			return nil
-		}
-		for k, e := range m {
-			mv := v.MapIndex(reflect.ValueOf(k).Convert(v.Type().Key()))
-			if !mv.IsValid() {
-				continue
-			}
-			if err := checkRanges(e, mv, path+"."+k); err != nil {
-				return err
-			}
-		}
-	case reflect.Struct:
-		m, ok := tree.(map[string]any)
-		if !ok || !holdsInts(v.Type()) {
-			return nil
-		}
-		return checkStruct(m, v, path)
-	}
-	return nil
-}
-
-func checkStruct(m map[string]any, v reflect.Value, path string) error {
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() || !holdsInts(f.Type) {
-			continue
-		}
-		name := f.Name
-		tag := f.Tag.Get("msgpack")
-		if tag == "-" {
-			continue
-		}
-		if n, _, _ := strings.Cut(tag, ","); n != "" {
-			name = n
-		} else if f.Anonymous && f.Type.Kind() == reflect.Struct {
-			// An embedded struct's fields are inlined.
-			if err := checkStruct(m, v.Field(i), path); err != nil {
-				return err
-			}
-			continue
-		}
-		e, ok := m[name]
-		if !ok {
-			continue
-		}
-		if err := checkRanges(e, v.Field(i), path+"."+name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// integer by truncation (256 into a uint8 gives 0, -1 into a uint32 gives
+// 4294967295). Procwire's codec refuses that. Its decoder (msgpack_read.go,
+// msgpack_plan.go) reads every integer as it is on the wire, magnitude and
+// sign, and compares it with the Go integer type it goes into before
+// storing it: a value that does not fit, or a negative one for an unsigned
+// type, makes Unmarshal fail with a rangeError that says where. The check
+// is a comparison on a value already in a register: it costs nothing
+// measurable, and there is no second pass over the payload.
+//
+// Integers the library hands to a type's own decoder (msgpack.CustomDecoder,
+// msgpack.Unmarshaler, encoding.BinaryUnmarshaler, encoding.TextUnmarshaler)
+// are that decoder's business; integers decoded into an interface keep the
+// Go type of their wire form (int8 … uint64), which holds them.
 
 // wireValue is an integer as it was on the wire: its magnitude and sign.
 type wireValue struct {
@@ -162,50 +30,151 @@ type wireValue struct {
 
 func (w wireValue) String() string {
 	if w.neg {
-		return fmt.Sprintf("-%d", w.u)
+		return "-" + strconv.FormatUint(w.u, 10)
 	}
-	return fmt.Sprint(w.u)
+	return strconv.FormatUint(w.u, 10)
 }
 
-// wireInt returns the integer in tree; ok is false if tree is not an
-// integer.
-func wireInt(tree any) (wireValue, bool) {
-	var i int64
-	switch x := tree.(type) {
-	case int8:
-		i = int64(x)
-	case int16:
-		i = int64(x)
-	case int32:
-		i = int64(x)
-	case int64:
-		i = x
-	case uint8:
-		return wireValue{u: uint64(x)}, true
-	case uint16:
-		return wireValue{u: uint64(x)}, true
-	case uint32:
-		return wireValue{u: uint64(x)}, true
-	case uint64:
-		return wireValue{u: x}, true
-	default:
-		// Not an integer: the library has refused it already (it does
-		// not store a float into an integer field).
-		return wireValue{}, false
+// int64 is w as the library's DecodeInt64 returns it (a uint64 above 2^63
+// wraps, as there).
+func (w wireValue) int64() int64 {
+	if w.neg {
+		return -int64(w.u-1) - 1
 	}
-	if i < 0 {
-		return wireValue{u: uint64(-(i + 1)) + 1, neg: true}, true
-	}
-	return wireValue{u: uint64(i)}, true
+	return int64(w.u)
 }
 
-func rangeErr(path string, i wireValue, t reflect.Type) error {
-	return fmt.Errorf("msgpack: %s at %s overflows %s", i, where(path), t)
+func (w wireValue) float64() float64 {
+	if w.neg {
+		return -float64(w.u)
+	}
+	return float64(w.u)
 }
 
-func where(path string) string {
-	if path == "" {
-		return "the top level"
+func (w wireValue) float32() float32 {
+	if w.neg {
+		return -float32(w.u)
 	}
-	return strings.TrimPrefix(path, ".")
+	return float32(w.u)
+}
+
+// fitsInt reports whether w fits a signed integer of the given bits.
+func (w wireValue) fitsInt(bits int) bool {
+	limit := uint64(1) << (bits - 1) // the magnitude of the minimum
+	if w.neg {
+		return w.u <= limit
+	}
+	return w.u < limit
+}
+
+// fitsUint reports whether w fits an unsigned integer of the given bits.
+func (w wireValue) fitsUint(bits int) bool {
+	return !w.neg && (bits == 64 || w.u < uint64(1)<<bits)
+}
+
+// rangeError is an integer that does not fit its Go type.
+type rangeError struct {
+	val  wireValue
+	typ  reflect.Type
+	path []string // innermost first while it is built
+}
+
+func (e *rangeError) Error() string {
+	var b strings.Builder
+	for i := len(e.path) - 1; i >= 0; i-- {
+		b.WriteString(e.path[i])
+	}
+	where := strings.TrimPrefix(b.String(), ".")
+	if where == "" {
+		where = "the top level"
+	}
+	return "msgpack: " + e.val.String() + " at " + where + " overflows " + e.typ.String()
+}
+
+// at adds seg (".name", "[3]") in front of the path of a rangeError, as
+// the error goes back up from the integer to the top level. Only failing
+// decodes pay for it.
+func at(err error, seg string) error {
+	if re, ok := err.(*rangeError); ok {
+		re.path = append(re.path, seg)
+	}
+	return err
+}
+
+func atIndex(err error, i int) error {
+	if re, ok := err.(*rangeError); ok {
+		re.path = append(re.path, "["+strconv.Itoa(i)+"]")
+	}
+	return err
+}
+
+// readSigned reads an integer for a signed Go integer of the given bits.
+func (d *decoder) readSigned(bits int) (int64, error) {
+	if d.pos < len(d.b) {
+		if c := d.b[d.pos]; c <= 0x7f || c >= 0xe0 {
+			d.pos++
+			return int64(int8(c)), nil // every signed type holds a fixint
+		}
+	}
+	c, err := d.code()
+	if err != nil {
+		return 0, err
+	}
+	w, err := d.wireInt(c, "int64")
+	if err != nil {
+		return 0, err
+	}
+	if !w.fitsInt(bits) {
+		return 0, &rangeError{val: w}
+	}
+	return w.int64(), nil
+}
+
+// readUnsigned reads an integer for an unsigned Go integer of the given
+// bits.
+func (d *decoder) readUnsigned(bits int) (uint64, error) {
+	if d.pos < len(d.b) {
+		if c := d.b[d.pos]; c <= 0x7f {
+			d.pos++
+			return uint64(c), nil
+		}
+	}
+	c, err := d.code()
+	if err != nil {
+		return 0, err
+	}
+	w, err := d.wireInt(c, "uint64")
+	if err != nil {
+		return 0, err
+	}
+	if !w.fitsUint(bits) {
+		return 0, &rangeError{val: w}
+	}
+	return w.u, nil
+}
+
+// typed gives a rangeError from readSigned or readUnsigned the Go type the
+// integer was for.
+func typed(err error, t reflect.Type) error {
+	if re, ok := err.(*rangeError); ok && re.typ == nil {
+		re.typ = t
+	}
+	return err
+}
+
+// intBits is the size of a Go integer kind in bits.
+func intBits(k reflect.Kind) int {
+	switch k {
+	case reflect.Int8, reflect.Uint8:
+		return 8
+	case reflect.Int16, reflect.Uint16:
+		return 16
+	case reflect.Int32, reflect.Uint32:
+		return 32
+	case reflect.Int, reflect.Uint, reflect.Uintptr:
+		if math.MaxUint == math.MaxUint32 {
+			return 32
+		}
+	}
+	return 64
 }

@@ -314,7 +314,7 @@ func TestIntegerRangesInsideValues(t *testing.T) {
 		in   any
 		want string // an error containing this, or "" for success
 	}{
-		{map[string]any{"a": 1, "in": map[string]any{"n": 255}, "s": []any{1, -5}, "m": map[string]any{"k": 65535}, "p": -128, "f": 1.5, "x": 1 << 40, "e": 7}, ""},
+		{map[string]any{"a": 1, "in": map[string]any{"n": 255}, "s": []any{1, -5}, "m": map[string]any{"k": 65535}, "p": -128, "f": 1.5, "x": int64(1) << 40, "e": 7}, ""},
 		{map[string]any{"a": 40000}, "40000 at a overflows int16"},
 		{map[string]any{"in": map[string]any{"n": 256}}, "256 at in.n overflows uint8"},
 		{map[string]any{"s": []any{1, int64(1) << 40}}, "1099511627776 at s[1] overflows int32"},

@@ -20,10 +20,12 @@ const bytes = (n) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff
 export function vectors() {
   const v = [];
   const add = (name, js, value) => v.push([name, js, value]);
-  for (const n of [0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 31 - 1, 2 ** 32 - 1, 2 ** 32, 2 ** 40, 2 ** 53 - 1]) {
+  // Every boundary of a Go integer type, on both sides (TestIntegerRanges
+  // decodes each into every Go integer type).
+  for (const n of [0, 1, 127, 128, 255, 256, 300, 32767, 32768, 65535, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 40, 2 ** 53 - 1]) {
     add(`int ${n}`, `${n}`, n);
   }
-  for (const n of [-1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, -(2 ** 53 - 1)]) {
+  for (const n of [-1, -32, -33, -128, -129, -300, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, -(2 ** 32), -(2 ** 53 - 1)]) {
     add(`int ${n}`, `${n}`, n);
   }
   add("2^53 (unsafe integer)", "2 ** 53", 2 ** 53);

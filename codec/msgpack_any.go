@@ -1,0 +1,201 @@
+package codec
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"reflect"
+	"unsafe"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Decoding into an interface (any, a field of type any, []any,
+// map[string]any) gives what the library's Decoder.DecodeInterface gives:
+// nil, bool, the Go integer type of the wire form (int8 … int64, uint8 …
+// uint64: the value always fits), float32 or float64, string, []byte,
+// []any, map[string]any; a Buffer (Node's extension 1) is a []byte, a
+// Date (extension 2) or a timestamp a time.Time. Any other extension is
+// handed to the library (extensions registered with msgpack.RegisterExt
+// decode as there).
+
+// anyValue reads one value as an interface.
+func (d *decoder) anyValue() (any, error) {
+	c, err := d.code()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case c <= 0x7f || c >= 0xe0:
+		return int8(c), nil
+	case isFixStr(c) || c >= mpStr8 && c <= mpStr32:
+		b, _, err := d.bytesOf(c)
+		return string(b), err
+	case isFixMap(c) || c == mpMap16 || c == mpMap32:
+		n, _, err := d.mapLenAfter(c)
+		if err != nil {
+			return nil, err
+		}
+		return d.mapAny(n)
+	case isFixArray(c) || c == mpArray16 || c == mpArray32:
+		d.pos--
+		n, _, err := d.arrayLen()
+		if err != nil {
+			return nil, err
+		}
+		s := make([]any, n)
+		for i := range s {
+			if s[i], err = d.anyValue(); err != nil {
+				return nil, err
+			}
+		}
+		return s, nil
+	}
+	switch c {
+	case mpNil:
+		return nil, nil
+	case mpFalse:
+		return false, nil
+	case mpTrue:
+		return true, nil
+	case mpFloat:
+		u, err := d.be(4)
+		return math.Float32frombits(uint32(u)), err
+	case mpDouble:
+		u, err := d.be(8)
+		return math.Float64frombits(u), err
+	case mpUint8:
+		u, err := d.be(1)
+		return uint8(u), err
+	case mpUint8 + 1:
+		u, err := d.be(2)
+		return uint16(u), err
+	case mpUint8 + 2:
+		u, err := d.be(4)
+		return uint32(u), err
+	case mpUint64:
+		return d.be(8)
+	case mpInt8:
+		u, err := d.be(1)
+		return int8(u), err
+	case mpInt8 + 1:
+		u, err := d.be(2)
+		return int16(u), err
+	case mpInt8 + 2:
+		u, err := d.be(4)
+		return int32(u), err
+	case mpInt64:
+		u, err := d.be(8)
+		return int64(u), err
+	case mpBin8, mpBin8 + 1, mpBin32:
+		b, _, err := d.bytesOf(c)
+		if err != nil {
+			return nil, err
+		}
+		return bytes.Clone(b), nil
+	}
+	if isExt(c) {
+		return d.anyExt(c)
+	}
+	return nil, fmt.Errorf("msgpack: unknown code %x decoding interface{}", c)
+}
+
+// anyExt reads an extension into an interface.
+func (d *decoder) anyExt(c byte) (any, error) {
+	start := d.pos - 1
+	typ, n, err := d.extHeader(c)
+	if err != nil {
+		return nil, err
+	}
+	data, err := d.take(n)
+	if err != nil {
+		return nil, err
+	}
+	switch typ {
+	case extBuffer:
+		return bytes.Clone(data), nil
+	case extDate, -1:
+		return timeExt(typ, data)
+	}
+	var v any
+	err = d.library(start, reflect.ValueOf(&v).Elem())
+	return v, err
+}
+
+// mapAny reads the n entries of a map into a map[string]any, as the
+// library's Decoder.DecodeMap: every key a string (or bin, or nil for "").
+func (d *decoder) mapAny(n int) (map[string]any, error) {
+	m := make(map[string]any, n)
+	for range n {
+		k, err := d.key()
+		if err != nil {
+			return nil, err
+		}
+		v, err := d.anyValue()
+		if err != nil {
+			return nil, err
+		}
+		m[string(k)] = v
+	}
+	return m, nil
+}
+
+// decMapStringAny decodes a map[string]any (or a named type of it): a new
+// map every time, as the library does.
+func decMapStringAny(d *decoder, p unsafe.Pointer) error {
+	n, ok, err := d.mapLen()
+	if err != nil {
+		return err
+	}
+	mp := (*map[string]any)(p)
+	if !ok {
+		*mp = nil
+		return nil
+	}
+	m, err := d.mapAny(n)
+	if err != nil {
+		return err
+	}
+	*mp = m
+	return nil
+}
+
+// decAny decodes into a value of type any. A nil interface gets the value
+// as DecodeInterface gives it; one that holds a pointer gets the value
+// decoded into what it points to, as the library does. (For one that holds
+// anything else, or a nil on the wire for a pointer, the library panics;
+// here the interface gets the value decoded afresh.)
+func decAny(d *decoder, p unsafe.Pointer) error {
+	ip := (*any)(p)
+	if *ip != nil {
+		if rv := reflect.ValueOf(*ip); rv.Kind() == reflect.Pointer && !rv.IsNil() &&
+			d.pos < len(d.b) && d.b[d.pos] != mpNil {
+			return planFor(rv.Type().Elem()).dec(d, rv.UnsafePointer())
+		}
+		*ip = nil
+	}
+	v, err := d.anyValue()
+	if err == nil && v != nil {
+		*ip = v
+	}
+	return err
+}
+
+// library decodes the value that starts at start, which d has just read
+// past, with vmihailenco/msgpack itself, into v: for types that decode
+// themselves, interfaces other than any and extensions the library may
+// know. Node's extensions in it are rewritten first (normalizeNodeExt).
+func (d *decoder) library(start int, v reflect.Value) error {
+	data, err := normalizeNodeExt(d.b[start:d.pos])
+	if err != nil {
+		return err
+	}
+	if d.st.lib == nil {
+		d.st.lib = msgpack.NewDecoder(nil)
+	}
+	d.st.r.Reset(data)
+	d.st.lib.ResetReader(&d.st.r)
+	err = d.st.lib.DecodeValue(v)
+	d.st.r.Reset(nil)
+	return err
+}
