@@ -1,10 +1,10 @@
 package procwire
 
 import (
-	"math"
-	"math/bits"
 	"sync/atomic"
 	"time"
+
+	"github.com/procwire/procwire-go/internal/histogram"
 )
 
 // Stats is a snapshot of a worker's counters since it started. Publish it
@@ -62,70 +62,26 @@ type counters struct {
 	backpressureNs    atomic.Uint64
 }
 
-// latencyBuckets: bucket i counts durations in [2^(i-1), 2^i) ns, with
-// bucket 0 for 0 and the last bucket open-ended (≥ ~34 s).
-const latencyBuckets = 36
-
 type methodCounters struct {
 	requests atomic.Uint64
 	ok       atomic.Uint64
 	errors   atomic.Uint64
 	panics   atomic.Uint64
 	aborted  atomic.Uint64
-	sumNs    atomic.Uint64
-	maxNs    atomic.Uint64
-	buckets  [latencyBuckets]atomic.Uint64
+	latency  histogram.Histogram
 }
 
-func (mc *methodCounters) observe(d time.Duration) {
-	ns := uint64(max(d, 0))
-	mc.sumNs.Add(ns)
-	for {
-		old := mc.maxNs.Load()
-		if ns <= old || mc.maxNs.CompareAndSwap(old, ns) {
-			break
-		}
-	}
-	mc.buckets[min(bits.Len64(ns), latencyBuckets-1)].Add(1)
-}
+func (mc *methodCounters) observe(d time.Duration) { mc.latency.Observe(d) }
 
 func (mc *methodCounters) snapshot() MethodStats {
-	s := MethodStats{
+	return MethodStats{
 		Requests: mc.requests.Load(),
 		OK:       mc.ok.Load(),
 		Errors:   mc.errors.Load(),
 		Panics:   mc.panics.Load(),
 		Aborted:  mc.aborted.Load(),
+		Latency:  LatencySummary(mc.latency.Summary()),
 	}
-	var counts [latencyBuckets]uint64
-	var total uint64
-	for i := range counts {
-		counts[i] = mc.buckets[i].Load()
-		total += counts[i]
-	}
-	s.Latency.Count = total
-	if total == 0 {
-		return s
-	}
-	s.Latency.Mean = time.Duration(mc.sumNs.Load() / total)
-	s.Latency.Max = time.Duration(mc.maxNs.Load())
-	quantile := func(q float64) time.Duration {
-		rank := uint64(math.Ceil(q * float64(total)))
-		var acc uint64
-		for i, c := range counts {
-			acc += c
-			if acc >= rank {
-				if i == 0 {
-					return 0
-				}
-				upper := time.Duration(uint64(1) << i)
-				return min(upper, s.Latency.Max)
-			}
-		}
-		return s.Latency.Max
-	}
-	s.Latency.P50, s.Latency.P90, s.Latency.P99 = quantile(0.50), quantile(0.90), quantile(0.99)
-	return s
 }
 
 // Stats returns a snapshot of the worker's counters. It is safe to call at

@@ -91,6 +91,42 @@ const client = new Client()
       arr: [1, "a", true],
       map: { k: "v" },
     }))
-  .handle("info", async (_data, ctx) => ctx.respond({ pid: process.pid }));
+  .handle("info", async (_data, ctx) => ctx.respond({ pid: process.pid }))
+  // Synchronous on purpose: the event loop is busy for the whole burn, as
+  // with real CPU-bound work in a single-threaded worker.
+  .handle("burn", async (data, ctx) => {
+    burn(data.ms);
+    await ctx.respond({ ms: data.ms });
+  });
+
+// burn keeps the CPU busy for about ms milliseconds of CPU time: a fixed
+// amount of work (xorshift rounds, their speed measured on first use), not
+// a wall-clock deadline, so that a worker sharing its CPU takes longer.
+let spinsPerMs = 0;
+let spinSink = 0;
+function spin(n) {
+  let x = 2463534242;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+  }
+  return x;
+}
+function burn(ms) {
+  if (spinsPerMs === 0) {
+    // The fastest of 20 runs of 64 Ki rounds: the least disturbed one,
+    // and past the JIT's warm-up.
+    const rounds = 1 << 16;
+    let best = Infinity;
+    for (let i = 0; i < 20; i++) {
+      const start = process.hrtime.bigint();
+      spinSink ^= spin(rounds);
+      best = Math.min(best, Math.max(Number(process.hrtime.bigint() - start), 1000));
+    }
+    spinsPerMs = (rounds * 1e6) / best;
+  }
+  if (ms > 0) spinSink ^= spin(Math.round(ms * spinsPerMs));
+}
 
 await client.start();

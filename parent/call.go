@@ -52,22 +52,35 @@ func putTimer(t *time.Timer) {
 	timerPool.Put(t)
 }
 
-// start registers a request and sends it.
-func (c *Conn) start(method string, in any, want ...protocol.ResponseType) (protocol.MethodDesc, uint32, *callState, error) {
+// start registers a request and sends it. It returns the method (nil if
+// there is no such method of a wanted response type), and, if that is not
+// nil, counts the request in the method's counters: a failure to send it
+// is counted here, else the caller counts its outcome.
+func (c *Conn) start(method string, in any, begin time.Time, want ...protocol.ResponseType) (*connMethod, uint32, *callState, error) {
 	m, ok := c.methods[method]
 	if !ok {
-		return m, 0, nil, fmt.Errorf("procwire/parent: unknown method %q", method)
+		return nil, 0, nil, fmt.Errorf("procwire/parent: unknown method %q", method)
 	}
 	okType := false
 	for _, rt := range want {
 		okType = okType || m.Response == rt
 	}
 	if !okType {
-		return m, 0, nil, fmt.Errorf("procwire/parent: method %q answers with %q", method, m.Response)
+		return nil, 0, nil, fmt.Errorf("procwire/parent: method %q answers with %q", method, m.Response)
 	}
+	m.stats.requests.Add(1)
+	id, cs, err := c.register(m, in)
+	if err != nil {
+		m.stats.end(outcomeError, begin)
+	}
+	return m, id, cs, err
+}
+
+// register encodes the request, registers it under a fresh id and sends it.
+func (c *Conn) register(m *connMethod, in any) (uint32, *callState, error) {
 	payload, err := marshal(m.RequestCodec, in)
 	if err != nil {
-		return m, 0, nil, err
+		return 0, nil, err
 	}
 	var cs *callState
 	if m.Response == protocol.ResponseStream {
@@ -80,7 +93,7 @@ func (c *Conn) start(method string, in any, want ...protocol.ResponseType) (prot
 	if c.err != nil {
 		err := c.err
 		c.mu.Unlock()
-		return m, 0, nil, err
+		return 0, nil, err
 	}
 	c.nextID++
 	if c.nextID == 0 {
@@ -91,9 +104,9 @@ func (c *Conn) start(method string, in any, want ...protocol.ResponseType) (prot
 	c.mu.Unlock()
 	if err := c.send(wire.Header{Method: m.ID, RequestID: id}, payload); err != nil {
 		c.forget(id)
-		return m, 0, nil, err
+		return 0, nil, err
 	}
-	return m, id, cs, nil
+	return id, cs, nil
 }
 
 func marshal(cd codec.Codec, v any) ([]byte, error) {
@@ -119,7 +132,7 @@ func (c *Conn) forget(id uint32) {
 
 // abort forgets the request and, for a cancellable method, tells the
 // worker to cancel it.
-func (c *Conn) abort(m protocol.MethodDesc, id uint32) {
+func (c *Conn) abort(m *connMethod, id uint32) {
 	c.forget(id)
 	if m.Cancellable {
 		c.send(wire.Header{Method: wire.MethodAbort, RequestID: id}, nil)
@@ -137,7 +150,8 @@ func (c *Conn) Call(ctx context.Context, method string, in, out any) error {
 // call is Call with a timeout (none if d <= 0), which fails the call with
 // an error wrapping ErrTimeout; the worker is not told, as with Node.
 func (c *Conn) call(ctx context.Context, method string, in, out any, d time.Duration) error {
-	m, id, cs, err := c.start(method, in, protocol.ResponseResult, protocol.ResponseAck)
+	begin := time.Now()
+	m, id, cs, err := c.start(method, in, begin, protocol.ResponseResult, protocol.ResponseAck)
 	if err != nil {
 		return err
 	}
@@ -150,15 +164,20 @@ func (c *Conn) call(ctx context.Context, method string, in, out any, d time.Dura
 	select {
 	case f, ok := <-cs.ch:
 		if !ok {
+			m.stats.end(outcomeError, begin)
 			return c.Err() // set before finish closed ch
 		}
 		callStatePool.Put(cs) // the read loop forgot it before sending
-		return decodeResponse(m.ResponseCodec, f, out)
+		err := decodeResponse(m.ResponseCodec, f, out)
+		m.stats.endErr(err, begin)
+		return err
 	case <-ctx.Done():
 		c.abort(m, id)
+		m.stats.end(outcomeAborted, begin)
 		return ctx.Err()
 	case <-expired:
 		c.forget(id)
+		m.stats.end(outcomeTimeout, begin)
 		return fmt.Errorf("%w: %q after %v", ErrTimeout, method, d)
 	}
 }
@@ -170,15 +189,18 @@ func (c *Conn) Ack(ctx context.Context, method string, in, out any) error {
 
 // Notify sends a request to a method of response type "none".
 func (c *Conn) Notify(method string, in any) error {
+	begin := time.Now()
 	m, ok := c.methods[method]
 	if !ok {
 		return fmt.Errorf("procwire/parent: unknown method %q", method)
 	}
+	m.stats.requests.Add(1)
 	payload, err := marshal(m.RequestCodec, in)
-	if err != nil {
-		return err
+	if err == nil {
+		err = c.send(wire.Header{Method: m.ID}, payload)
 	}
-	return c.send(wire.Header{Method: m.ID}, payload)
+	m.stats.endErr(err, begin)
+	return err
 }
 
 func decodeResponse(cd codec.Codec, f frame, out any) error {

@@ -29,8 +29,9 @@ var ErrClosed = errors.New("procwire/parent: connection closed")
 type Conn struct {
 	// Immutable after NewConn.
 	nc       net.Conn
-	methods  map[string]protocol.MethodDesc
-	events   map[uint16]protocol.EventDesc
+	methods  map[string]*connMethod
+	events   map[uint16]*connEvent
+	stats    *counters     // the entries of methods and events point into it
 	readDone chan struct{} // closed by the read loop when it has ended
 
 	wmu sync.Mutex
@@ -70,6 +71,18 @@ func (c *Conn) watchExit(exited <-chan struct{}, reason func() error) {
 	c.exit.Store(&exitWatch{exited: exited, reason: reason})
 }
 
+// connMethod is a method of the connection and its counters.
+type connMethod struct {
+	protocol.MethodDesc
+	stats *methodCounters
+}
+
+// connEvent is an event of the connection and its counters.
+type connEvent struct {
+	protocol.EventDesc
+	stats *eventCounters
+}
+
 // frame is one response frame handed by the read loop to a call or stream.
 type frame struct {
 	flags   wire.Flags
@@ -83,8 +96,9 @@ type frame struct {
 func NewConn(nc net.Conn, maxPayload uint32, methods []protocol.MethodDesc, events []protocol.EventDesc) *Conn {
 	c := &Conn{
 		nc:       nc,
-		methods:  make(map[string]protocol.MethodDesc, len(methods)),
-		events:   make(map[uint16]protocol.EventDesc, len(events)),
+		methods:  make(map[string]*connMethod, len(methods)),
+		events:   make(map[uint16]*connEvent, len(events)),
+		stats:    new(counters),
 		wr:       wire.NewWriter(nc),
 		inflight: make(map[uint32]*callState),
 		subs:     make(map[string][]chan Event),
@@ -92,10 +106,10 @@ func NewConn(nc net.Conn, maxPayload uint32, methods []protocol.MethodDesc, even
 		closed:   make(chan struct{}),
 	}
 	for _, m := range methods {
-		c.methods[m.Name] = m
+		c.methods[m.Name] = &connMethod{MethodDesc: m, stats: c.stats.method(m.Name)}
 	}
 	for _, e := range events {
-		c.events[e.ID] = e
+		c.events[e.ID] = &connEvent{EventDesc: e, stats: c.stats.event(e.Name)}
 	}
 	go c.read(maxPayload)
 	return c
@@ -125,8 +139,8 @@ func (c *Conn) Done() <-chan struct{} { return c.readDone }
 // *wire.ProtocolError, which errors.As finds) or a read error; for a
 // Module's connection, the worker's exit when it follows within a moment
 // ("worker exited: exit status 3", wrapping the *exec.ExitError and the
-// read error). Calls and streams that the end of the connection fails
-// return this error.
+// read error; also when Close came after the exit). Calls and streams
+// that the end of the connection fails return this error.
 func (c *Conn) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -139,15 +153,19 @@ func (c *Conn) SendAuth(token string) error {
 }
 
 // send writes one frame. A failed write is reported as the end of the
-// connection: ErrClosed after Close, the recorded reason if the read loop
-// has ended, else the write error wrapped with ErrClosed.
+// connection: the reason the read loop records (it waits a moment for it:
+// the worker's exit, when that follows), else ErrClosed after Close, else
+// the write error wrapped with ErrClosed.
 func (c *Conn) send(h wire.Header, payload []byte) error {
 	c.wmu.Lock()
-	_, err := c.wr.WriteFrame(h, payload)
+	n, err := c.wr.WriteFrame(h, payload)
 	c.wmu.Unlock()
+	c.stats.bytesOut.Add(uint64(n))
 	if err == nil {
+		c.stats.framesOut.Add(1)
 		return nil
 	}
+	c.awaitEnd()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
@@ -159,6 +177,31 @@ func (c *Conn) send(h wire.Header, payload []byte) error {
 	return &closeError{reason: "write failed: " + err.Error(), cause: err}
 }
 
+// endWait bounds how long a failed write waits for the read loop to end
+// and say why (after exitWait for the worker's exit, if it waits for it).
+const endWait = exitWait + 100*time.Millisecond
+
+// awaitEnd waits, after a write failed, until the read loop has ended (a
+// broken connection ends it at once, or after exitWait), Close is called,
+// or endWait has passed (the read loop may be waiting for a stream's
+// consumer: the caller itself, maybe).
+func (c *Conn) awaitEnd() {
+	select {
+	case <-c.readDone:
+		return
+	case <-c.closed:
+		return
+	default:
+	}
+	t := time.NewTimer(endWait)
+	defer t.Stop()
+	select {
+	case <-c.readDone:
+	case <-c.closed:
+	case <-t.C:
+	}
+}
+
 // read is the read loop: it routes the worker's frames, responses and
 // chunks to their calls, events to their subscribers, until the
 // connection fails.
@@ -168,7 +211,11 @@ func (c *Conn) read(maxPayload uint32) {
 	defer func() {
 		var exit error
 		select {
-		case <-c.closed: // Close ended the loop
+		case <-c.closed:
+			// Close ended the loop; the worker's exit is the cause if it
+			// came first (the supervisor closes the connection of a worker
+			// that exited, maybe before this loop saw the end of it).
+			exit = c.exitedAlready()
 		default:
 			exit = c.workerExit(cause)
 		}
@@ -197,6 +244,8 @@ func (c *Conn) read(maxPayload uint32) {
 				return
 			}
 		}
+		c.stats.framesIn.Add(1)
+		c.stats.bytesIn.Add(wire.HeaderSize + uint64(h.Length))
 		switch {
 		case h.RequestID == 0 && h.Flags == wire.FlagsEvent:
 			c.dispatchEvent(h.Method, f.payload)
@@ -276,6 +325,19 @@ func (c *Conn) workerExit(cause error) error {
 	default:
 		return nil
 	}
+}
+
+// exitedAlready returns why the worker process exited, if it has; else
+// nil.
+func (c *Conn) exitedAlready() error {
+	if w := c.exit.Load(); w != nil {
+		select {
+		case <-w.exited:
+			return w.reason()
+		default:
+		}
+	}
+	return nil
 }
 
 // finish runs once, at the end of the read loop: it records why the loop

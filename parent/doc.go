@@ -14,12 +14,17 @@
 //	for n, err := range parent.StreamOf[int](ctx, m, "count", 3) { ... }
 //	err = m.Shutdown(ctx)
 //
+// Beyond one Module: a Manager holds modules by name as core's
+// ModuleManager does, and a Pool runs N instances of one worker behind one
+// handle (each request to the least-loaded ready instance). Stats reports
+// what a Module did, ready for expvar.
+//
 // Errors keep their cause. A call that the end of the connection fails
 // returns an error wrapping ErrClosed that says why it ended (Conn.Err):
 // the worker's exit ("worker exited: exit status 3", wrapping the
 // *exec.ExitError), the worker closed it, a protocol violation (a
-// *wire.ProtocolError), a read error; after Close, ErrClosed itself. A Module records why its
-// process ended (exit status or signal, or why the parent killed it: a
+// *wire.ProtocolError), a read error; after Close, ErrClosed itself. A
+// Module records why its process ended (exit status or signal, or why the parent killed it: a
 // missed heartbeat, the loss of its data channel), logs it, and calls made
 // while the module is not ready return ErrNotReady with the state and that
 // reason.

@@ -14,7 +14,7 @@ package parent
 // says which names cur has one for) copies the instance's Conn
 // subscription to the module's subscribers, under subMu and never
 // blocking: an event for a full subscriber is dropped, and the forwarder
-// alone counts the drops and reports them.
+// alone counts the drops (also in the module's Stats) and reports them.
 
 import (
 	"slices"
@@ -62,6 +62,7 @@ func (c *Conn) dispatchEvent(id uint16, payload []byte) {
 	if !ok {
 		return
 	}
+	e.stats.received.Add(1)
 	c.mu.Lock()
 	subs := c.subs[e.Name]
 	c.mu.Unlock()
@@ -166,6 +167,7 @@ func (m *Module) forwardEvents(in *instance, name string) {
 			dropped  int              // since the last report
 			reported time.Time        // when the last report was made
 			due      <-chan time.Time // fires when the next report may be made
+			counted  *eventCounters   // the module's counters of the event, from the first drop
 		)
 		report := func() {
 			if dropped > 0 {
@@ -187,6 +189,10 @@ func (m *Module) forwardEvents(in *instance, name string) {
 					case ch <- e:
 					default:
 						dropped++
+						if counted == nil {
+							counted = m.stats.event(name)
+						}
+						counted.dropped.Add(1)
 					}
 				}
 				m.subMu.Unlock()

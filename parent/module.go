@@ -7,6 +7,7 @@ import (
 	"iter"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/procwire/procwire-go/protocol"
@@ -75,6 +76,16 @@ type Module struct {
 
 	lc emitter // lifecycle events (lifecycle.go)
 
+	// Statistics (stats.go). stats holds the counts of ended connections
+	// and the events the forwarders dropped; statsMu guards the fold of a
+	// connection's counters into it (adoptLocked, taken after mu), and
+	// the fields after it.
+	stats        counters
+	restartCount atomic.Uint64 // Restart events delivered
+	statsMu      sync.Mutex
+	statsConn    *Conn     // the connection whose counters are live
+	prevStats    *counters // the counters of the connection before it
+
 	// life ends when Shutdown begins: it cancels a spawn or restart in
 	// progress (its wait for $init, its retry and restart delays).
 	life     context.Context
@@ -108,6 +119,12 @@ func newModule(name string, cmd Command, opts Options, hook func(Lifecycle)) (*M
 	}
 	m := &Module{name: name, cmd: cmd, opts: opts, log: opts.Logger.With("module", name), subs: make(map[string][]chan Event), closed: make(chan struct{})}
 	m.life, m.stopLife = context.WithCancel(context.Background())
+	// First, so that the other subscribers of a Restart see it in Stats.
+	m.lc.subscribe(func(l Lifecycle) {
+		if l.Kind == Restart {
+			m.restartCount.Add(1)
+		}
+	})
 	if fn := opts.OnStateChange; fn != nil {
 		m.lc.subscribe(func(l Lifecycle) {
 			if l.Kind == StateChange {
@@ -177,6 +194,9 @@ func (m *Module) setState(s State) {
 // changes; m.mu is held, and the caller calls m.lc.deliver after
 // releasing it.
 func (m *Module) setStateLocked(s State) {
+	if s == Ready {
+		m.adoptLocked() // the new instance's connection, before any call on it
+	}
 	if m.state == s {
 		return
 	}

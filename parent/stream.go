@@ -15,6 +15,7 @@ import (
 	"iter"
 	"math/bits"
 	"sync"
+	"time"
 
 	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/protocol"
@@ -93,7 +94,8 @@ func (c *Chunk) Keep() []byte {
 // for it exceed 16 MiB, and resumes below 4 MiB (backpressure).
 func (c *Conn) Stream(ctx context.Context, method string, in any) iter.Seq2[*Chunk, error] {
 	return func(yield func(*Chunk, error) bool) {
-		m, id, cs, err := c.start(method, in, protocol.ResponseStream)
+		begin := time.Now()
+		m, id, cs, err := c.start(method, in, begin, protocol.ResponseStream)
 		if err != nil {
 			yield(nil, err)
 			return
@@ -104,14 +106,17 @@ func (c *Conn) Stream(ctx context.Context, method string, in any) iter.Seq2[*Chu
 			case f, ok := <-cs.ch:
 				switch {
 				case !ok:
+					m.stats.end(outcomeError, begin)
 					yield(nil, c.Err()) // set before finish closed ch
 					return
 				case f.flags.Has(wire.FlagError):
 					c.forget(id)
+					m.stats.end(outcomeError, begin)
 					yield(nil, remoteError(f.payload))
 					return
 				case f.flags.Has(wire.FlagStreamEnd):
 					c.forget(id)
+					m.stats.end(outcomeOK, begin)
 					return
 				}
 				chunk.Payload, chunk.buf = f.payload, f.buf
@@ -126,10 +131,12 @@ func (c *Conn) Stream(ctx context.Context, method string, in any) iter.Seq2[*Chu
 				}
 				if !more {
 					c.abort(m, id)
+					m.stats.end(outcomeAborted, begin)
 					return
 				}
 			case <-ctx.Done():
 				c.abort(m, id)
+				m.stats.end(outcomeAborted, begin)
 				yield(nil, ctx.Err())
 				return
 			}

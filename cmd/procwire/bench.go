@@ -37,7 +37,7 @@ var benchCmd = &command{
 			declare := func(_ []string, spec parent.MethodSpec) map[string]parent.MethodSpec {
 				return map[string]parent.MethodSpec{*method: spec}
 			}
-			sess, code := begin(e, fs, args, 0, rf, declare, false)
+			sess, code := begin(e, fs, args, 0, rf, declare)
 			if sess == nil {
 				return code
 			}
@@ -62,6 +62,9 @@ var benchCmd = &command{
 			if s.Requests == 0 {
 				fmt.Fprintf(e.stderr, "procwire: no request succeeded (first error: %s)\n", s.FirstError)
 				return exitFailure
+			}
+			if m.State() == parent.Closed {
+				return fail(e, workerDied(m))
 			}
 			return exitOK
 		}
@@ -111,6 +114,9 @@ func bench(e *env, m *parent.Module, method string, rt protocol.ResponseType, in
 					}
 					errs[i]++
 					firstErr.CompareAndSwap(nil, err.Error())
+					if m.State() == parent.Closed {
+						return // the worker died: every call would fail
+					}
 					continue
 				}
 				lat[i] = append(lat[i], time.Since(t))

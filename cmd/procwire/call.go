@@ -17,7 +17,7 @@ var callCmd = &command{
 		rf := newRequestFlags(fs, withRequest|withRawOut, "write the response bytes to `FILE` (- for stdout), raw codec")
 		timeout := fs.Duration("timeout", 30*time.Second, "fail if no response within this long (0: none)")
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			s, code := begin(e, fs, args, 1, rf, first, false)
+			s, code := begin(e, fs, args, 1, rf, first)
 			if s == nil {
 				return code
 			}

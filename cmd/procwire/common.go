@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/parent"
@@ -64,18 +65,46 @@ func parseArgs(e *env, fs *flag.FlagSet, args []string, want int) (pos, worker [
 }
 
 // start spawns the worker and connects to it.
-func start(e *env, worker []string, verbose bool, methods map[string]parent.MethodSpec) (*parent.Module, error) {
+func start(e *env, worker []string, rf *requestFlags, methods map[string]parent.MethodSpec) (*parent.Module, error) {
 	level := slog.LevelInfo
-	if verbose {
+	if *rf.verbose {
 		level = slog.LevelDebug
 	}
 	log := slog.New(&logHandler{w: e.stderr, level: level, mu: new(sync.Mutex)})
 	return parent.Start(e.ctx, filepath.Base(worker[0]), parent.Command{Path: worker[0], Args: worker[1:]}, parent.Options{
 		Methods:        methods,
+		InitTimeout:    *rf.initTimeout,
 		RequestTimeout: -1, // each command sets its own
 		Retries:        -1, // a worker that cannot start fails the command at once
 		Logger:         log,
 	})
+}
+
+// watchDeath returns a channel that is closed if the module closes: its
+// worker died (the CLI does not restart workers), or stop shut it down.
+// unwatch ends the watch.
+func watchDeath(m *parent.Module) (dead <-chan struct{}, unwatch func()) {
+	ch := make(chan struct{})
+	var once sync.Once
+	closed := func() { once.Do(func() { close(ch) }) }
+	unwatch = m.OnLifecycle(func(l parent.Lifecycle) {
+		if l.Kind == parent.StateChange && l.State == parent.Closed {
+			closed()
+		}
+	})
+	if m.State() == parent.Closed { // before the subscription
+		closed()
+	}
+	return ch, unwatch
+}
+
+// workerDied is the error of a command whose worker died: it says why
+// (the exit status, the signal, or why the parent killed it).
+func workerDied(m *parent.Module) error {
+	if why := m.Stats().LastExit; why != "" {
+		return errors.New("worker exited: " + why)
+	}
+	return errors.New("worker exited")
 }
 
 // stop shuts the worker down (it is not interrupted by the command's own
@@ -85,9 +114,12 @@ func stop(m *parent.Module) {
 }
 
 // spec is the method declaration for the codec flags: a raw request or
-// response codec, the response type left to the schema.
-func spec(rawIn, rawOut, cancellable bool) parent.MethodSpec {
-	s := parent.MethodSpec{Cancellable: cancellable}
+// response codec, the response type left to the schema. Every method is
+// declared cancellable, so that an interrupt (Ctrl-C) or a timeout sends
+// the abort frame whatever the method: a worker ignores an abort to a
+// method that cannot be cancelled.
+func spec(rawIn, rawOut bool) parent.MethodSpec {
+	s := parent.MethodSpec{Cancellable: true}
 	if rawIn {
 		s.RequestCodec = codec.Raw
 	}
@@ -102,6 +134,7 @@ func spec(rawIn, rawOut, cancellable bool) parent.MethodSpec {
 type requestFlags struct {
 	data, rawIn, rawOut *string
 	verbose             *bool
+	initTimeout         *time.Duration
 	// check, if set, vets the parsed flags: an error is a usage error.
 	check func() error
 }
@@ -112,9 +145,13 @@ const (
 	withRawOut              // --raw-out
 )
 
-// newRequestFlags defines -v and the request flags in which on fs.
+// newRequestFlags defines -v, --init-timeout and the request flags in
+// which on fs.
 func newRequestFlags(fs *flag.FlagSet, which int, rawOutUsage string) *requestFlags {
-	rf := &requestFlags{verbose: fs.Bool("v", false, "show the parent's debug logs")}
+	rf := &requestFlags{
+		verbose:     fs.Bool("v", false, "show the parent's debug logs"),
+		initTimeout: fs.Duration("init-timeout", parent.DefaultInitTimeout, "fail if the worker has not sent $init (is not ready) within this long"),
+	}
 	if which&withRequest != 0 {
 		rf.data = fs.String("data", "", "the request as JSON (MessagePack on the wire; null if absent)")
 		rf.rawIn = fs.String("raw-in", "", "send the bytes of `FILE` (- for stdin) with the raw codec")
@@ -138,10 +175,14 @@ type session struct {
 // -- WORKER ARGS...), reads the request, and starts the worker with the
 // methods that declare(pos) returns (nil: none). Without a session it
 // returns the exit status; otherwise the caller stops s.m.
-func begin(e *env, fs *flag.FlagSet, args []string, want int, rf *requestFlags, declare func(pos []string, spec parent.MethodSpec) map[string]parent.MethodSpec, stream bool) (*session, int) {
+func begin(e *env, fs *flag.FlagSet, args []string, want int, rf *requestFlags, declare func(pos []string, spec parent.MethodSpec) map[string]parent.MethodSpec) (*session, int) {
 	pos, worker, code, ok := parseArgs(e, fs, args, want)
 	if !ok {
 		return nil, code
+	}
+	if *rf.initTimeout <= 0 {
+		fmt.Fprintf(e.stderr, "procwire: --init-timeout must be positive\n")
+		return nil, exitUsage
 	}
 	if rf.check != nil {
 		if err := rf.check(); err != nil {
@@ -158,9 +199,9 @@ func begin(e *env, fs *flag.FlagSet, args []string, want int, rf *requestFlags, 
 	}
 	var methods map[string]parent.MethodSpec
 	if declare != nil {
-		methods = declare(pos, spec(rf.raw(rf.rawIn), rf.raw(rf.rawOut), stream))
+		methods = declare(pos, spec(rf.raw(rf.rawIn), rf.raw(rf.rawOut)))
 	}
-	m, err := start(e, worker, *rf.verbose, methods)
+	m, err := start(e, worker, rf, methods)
 	if err != nil {
 		return nil, fail(e, err)
 	}

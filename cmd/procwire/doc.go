@@ -15,7 +15,10 @@
 //	procwire bench [--method M] [--data JSON] [--raw-in FILE] [--concurrency N] [--duration D] [--json] -- WORKER [ARGS...]
 //	procwire events [--duration D] [--call METHOD [--data JSON]] -- WORKER [ARGS...]
 //
-// Everything after "--" is the worker's command line. Requests are
+// Everything after "--" is the worker's command line. Every command also
+// takes -v (the parent's debug logs) and --init-timeout D: how long the
+// worker may take to be ready (send $init), 30s by default as in the
+// library. Requests are
 // MessagePack encoded from the JSON given with --data (null if absent);
 // with --raw-in the request is the bytes of a file ("-" for stdin) and the
 // method's request codec is raw. Results, chunks and events are printed as
@@ -27,8 +30,11 @@
 //
 // The response type of a method is taken from the worker's schema. A
 // worker error is printed on stderr with its code and data, and the exit
-// status is 1; a usage error exits with 2, and an interrupt (Ctrl-C) with
-// 130 after the request was aborted and the worker shut down. The worker's
+// status is 1; so is a worker that dies, with its exit status or signal
+// ("worker exited: exit status 3", "worker exited: signal: killed"). A
+// usage error exits with 2, and an interrupt (Ctrl-C) with 130 after the
+// request was aborted (the abort frame goes to any method: one that
+// cannot be cancelled ignores it) and the worker shut down. The worker's
 // stderr is passed through to procwire's stderr; -v adds the parent's
 // debug logs.
 //

@@ -21,7 +21,15 @@ var eventsCmd = &command{
 		rf := newRequestFlags(fs, 0, "")
 		rf.data, rf.rawIn = fs.String("data", "", "the request of --call as JSON"), new(string)
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			s, code := begin(e, fs, args, 0, rf, nil, false)
+			// The --call method, if any, declared cancellable (an
+			// interrupt aborts it).
+			var declare func([]string, parent.MethodSpec) map[string]parent.MethodSpec
+			if *call != "" {
+				declare = func(_ []string, spec parent.MethodSpec) map[string]parent.MethodSpec {
+					return map[string]parent.MethodSpec{*call: spec}
+				}
+			}
+			s, code := begin(e, fs, args, 0, rf, declare)
 			if s == nil {
 				return code
 			}
@@ -33,6 +41,8 @@ var eventsCmd = &command{
 				ctx, cancel = context.WithTimeout(ctx, *duration)
 				defer cancel()
 			}
+			dead, unwatch := watchDeath(m)
+			defer unwatch()
 			var mu sync.Mutex
 			names := make([]string, 0, len(m.Schema().Events))
 			for name := range m.Schema().Events {
@@ -55,7 +65,13 @@ var eventsCmd = &command{
 					return fail(e, err)
 				}
 			}
-			<-ctx.Done()
+			select {
+			case <-ctx.Done():
+			case <-dead:
+				// The events already received are printed first.
+				stop(m)
+				return fail(e, workerDied(m))
+			}
 			// The events already received are printed before the
 			// subscriptions close (stop waits for the callbacks).
 			stop(m)

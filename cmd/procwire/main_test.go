@@ -6,22 +6,68 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"flag"
+	"io"
 	"iter"
 	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	sdk "github.com/procwire/procwire-go"
 	"github.com/procwire/procwire-go/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+// TestMain doubles as the worker of the tests of a dying worker (see
+// dyingWorker).
+func TestMain(m *testing.M) {
+	if os.Getenv("PROCWIRE_CLI_WORKER") != "" {
+		os.Exit(dyingWorker())
+	}
+	testenv.Main(m)
+}
+
+// dyingWorker is the test binary run with PROCWIRE_CLI_WORKER=1: a worker
+// whose methods are
+//
+//   - exit: exits with the status asked, while the call waits;
+//   - mark: writes its pid into the file PROCWIRE_CLI_MARK and answers;
+//   - hang: marks, then waits until cancelled (the test kills it).
+func dyingWorker() int {
+	w := sdk.NewWorker(sdk.Options{})
+	mark := func() error {
+		path := os.Getenv("PROCWIRE_CLI_MARK")
+		if err := os.WriteFile(path+".tmp", []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+			return err
+		}
+		return os.Rename(path+".tmp", path)
+	}
+	sdk.Handle(w, "exit", func(ctx context.Context, code int) (any, error) {
+		os.Exit(code)
+		return nil, nil
+	})
+	sdk.Handle(w, "mark", func(ctx context.Context, _ any) (any, error) { return nil, mark() })
+	sdk.Handle(w, "hang", func(ctx context.Context, _ any) (any, error) {
+		if err := mark(); err != nil {
+			return nil, err
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	if err := w.Run(context.Background()); err != nil {
+		return 1
+	}
+	return 0
+}
 
 type result struct {
 	code           int
@@ -373,5 +419,161 @@ func TestPercentile(t *testing.T) {
 	}
 	if percentile([]time.Duration{7}, 99) != 7 || percentile(nil, 50) != 0 {
 		t.Error("edge cases")
+	}
+}
+
+// TestInitTimeout gives every command that spawns a worker that never
+// sends $init a short --init-timeout: each fails in about that time.
+func TestInitTimeout(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the worker is sleep(1)")
+	}
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			args := []string{c.name, "--init-timeout", "200ms"}
+			if c.name == "call" || c.name == "stream" {
+				args = append(args, "m")
+			}
+			start := time.Now()
+			r := procwire(t, context.Background(), "", append(args, "--", "sleep", "30")...)
+			if r.code != 1 || !strings.Contains(r.stderr, "did not send $init within 200ms") {
+				t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+	r := procwire(t, context.Background(), "", "schema", "--init-timeout", "0s", "--", "sleep", "30")
+	if r.code != 2 || !strings.Contains(r.stderr, "--init-timeout must be positive") {
+		t.Fatalf("--init-timeout 0: exit %d, stderr %s", r.code, r.stderr)
+	}
+	r = procwire(t, context.Background(), "", "call", "--help")
+	if r.code != 0 || !strings.Contains(r.stdout+r.stderr, "-init-timeout duration") || !strings.Contains(r.stdout+r.stderr, "(default 30s)") {
+		t.Fatalf("call --help: %s%s", r.stdout, r.stderr)
+	}
+}
+
+// TestWorkerDies checks that a worker's death, mid-call or while the
+// command waits for events, fails the command with the exit status or
+// signal in its error.
+func TestWorkerDies(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("a killed process has no signal on Windows")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark := filepath.Join(t.TempDir(), "pid")
+	t.Setenv("PROCWIRE_CLI_WORKER", "1")
+	t.Setenv("PROCWIRE_CLI_MARK", mark)
+	t.Setenv("GORACE", "atexit_sleep_ms=0") // a race-enabled worker would linger 1 s at its exit
+
+	// killAtMark kills the worker once it has written its pid.
+	killAtMark := func(t *testing.T) (wait func()) {
+		os.Remove(mark)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				if b, err := os.ReadFile(mark); err == nil {
+					pid, _ := strconv.Atoi(string(b))
+					if p, err := os.FindProcess(pid); err == nil {
+						p.Kill()
+					}
+					return
+				}
+			}
+			t.Error("the worker did not write its pid")
+		}()
+		return func() { <-done }
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		kill bool
+		want string
+	}{
+		{"exit status mid-call", []string{"call", "--data", "3", "exit"}, false, "worker exited: exit status 3"},
+		{"killed mid-call", []string{"call", "hang"}, true, "worker exited: signal: killed"},
+		{"killed mid-stream of events", []string{"events", "--call", "mark"}, true, "worker exited: signal: killed"},
+		{"exit status during a bench", []string{"bench", "--method", "exit", "--data", "4", "--duration", "10s"}, false, "worker exited: exit status 4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wait := func() {}
+			if tt.kill {
+				wait = killAtMark(t)
+			}
+			start := time.Now()
+			r := procwire(t, context.Background(), "", append(tt.args, "--", self)...)
+			wait()
+			if r.code != 1 || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("exit %d, stderr %s; want 1 and %q", r.code, r.stderr, tt.want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+}
+
+// TestInterruptAbortsAnyMethod checks that the commands declare every
+// method cancellable, so that an interrupt sends the abort frame: the
+// conformance worker's sleep handler sees it and emits aborted. (The
+// command itself shuts the worker down at once after an interrupt, which
+// may lose that event: the worker is started here as the commands start
+// it.)
+func TestInterruptAbortsAnyMethod(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	e := &env{ctx: context.Background(), stdin: strings.NewReader(""), stdout: io.Discard, stderr: new(testenv.Buffer)}
+	fs := flag.NewFlagSet("call", flag.ContinueOnError)
+	rf := newRequestFlags(fs, withRequest|withRawOut, "")
+	s, code := begin(e, fs, []string{"sleep", "--", conformanceWorker(t)}, 1, rf, first)
+	if s == nil {
+		t.Fatalf("exit %d: %s", code, e.stderr)
+	}
+	defer stop(s.m)
+	aborted := s.m.Events("aborted")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel) // Ctrl-C
+	if err := s.m.Call(ctx, "sleep", 5000, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("sleep: %v", err)
+	}
+	select {
+	case ev := <-aborted:
+		var a map[string]string
+		if ev.Decode(&a); a["method"] != "sleep" {
+			t.Fatalf("aborted %v", a)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the sleep handler saw no abort")
+	}
+	if st := s.m.Stats().Methods["sleep"]; st.Requests != 1 || st.Aborted != 1 {
+		t.Errorf("sleep stats %+v", st)
+	}
+
+	// The same through the command: interrupted, it exits 130 at once.
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	r := procwire(t, ctx, "", "call", "--data", "5000", "sleep", "--", conformanceWorker(t))
+	if r.code != 130 || !strings.Contains(r.stderr, "interrupted") {
+		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+// TestEveryMethodCancellable checks the declarations of every command that
+// sends requests.
+func TestEveryMethodCancellable(t *testing.T) {
+	for _, raw := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+		if s := spec(raw[0], raw[1]); !s.Cancellable || (s.RequestCodec != nil) != raw[0] || (s.ResponseCodec != nil) != raw[1] {
+			t.Errorf("spec(%v) = %+v", raw, s)
+		}
 	}
 }

@@ -13,7 +13,7 @@ var schemaCmd = &command{
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {
 		rf := newRequestFlags(fs, 0, "")
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			s, code := begin(e, fs, args, 0, rf, nil, false)
+			s, code := begin(e, fs, args, 0, rf, nil)
 			if s == nil {
 				return code
 			}

@@ -18,7 +18,7 @@ var streamCmd = &command{
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {
 		rf := newRequestFlags(fs, withRequest|withRawOut, "write the chunks' bytes to `FILE` (- for stdout), raw codec")
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			s, code := begin(e, fs, args, 1, rf, first, true)
+			s, code := begin(e, fs, args, 1, rf, first)
 			if s == nil {
 				return code
 			}

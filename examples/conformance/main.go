@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,6 +50,11 @@ type Types struct {
 	Nil   any            `msgpack:"nil"`
 	Arr   []any          `msgpack:"arr"`
 	Map   map[string]any `msgpack:"map"`
+}
+
+// Burn is the request and the response of burn.
+type Burn struct {
+	MS float64 `msgpack:"ms"`
 }
 
 func newWorker(opts procwire.Options) *procwire.Worker {
@@ -218,7 +225,54 @@ func newWorker(opts procwire.Options) *procwire.Worker {
 		}
 		return nil
 	}, arrowOpts)
+	procwire.Handle(w, "burn", func(ctx context.Context, in Burn) (Burn, error) {
+		burn(in.MS)
+		return in, nil
+	})
 	return w
+}
+
+// The CPU work of burn: a xorshift loop, whose speed calibrate measures
+// once, on first use.
+var (
+	calibration sync.Once
+	spinsPerMS  float64       // set by calibrate
+	spinSink    atomic.Uint64 // keeps the loop's result alive
+)
+
+// burn keeps one CPU busy for about ms milliseconds of CPU time: a fixed
+// amount of work (not a wall-clock deadline), so that a worker that has to
+// share its CPU takes longer, as real CPU-bound work does.
+func burn(ms float64) {
+	calibration.Do(calibrate)
+	if ms > 0 {
+		spinSink.Add(spin(uint64(ms * spinsPerMS)))
+	}
+}
+
+// spin runs n rounds of xorshift64.
+func spin(n uint64) uint64 {
+	x := uint64(88172645463325252)
+	for range n {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+	}
+	return x
+}
+
+// calibrate measures the rounds of spin per millisecond: the fastest of
+// 20 runs of 64 Ki rounds (about 0.1 ms each), the one least disturbed by
+// other threads.
+func calibrate() {
+	const rounds = 1 << 16
+	best := time.Duration(1<<63 - 1)
+	for range 20 {
+		start := time.Now()
+		spinSink.Add(spin(rounds))
+		best = min(best, max(time.Since(start), time.Microsecond))
+	}
+	spinsPerMS = rounds * float64(time.Millisecond) / float64(best)
 }
 
 // column returns a record batch of one column, name of type typ, whose
