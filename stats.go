@@ -39,16 +39,11 @@ type MethodStats struct {
 }
 
 // LatencySummary summarises handler durations (from dispatch to the end of
-// the handler, final response write included). Percentiles come from
-// power-of-two buckets, so they are upper bounds within a factor of two.
-type LatencySummary struct {
-	Count uint64        `json:"count" msgpack:"count"`
-	Mean  time.Duration `json:"meanNs" msgpack:"meanNs"`
-	Max   time.Duration `json:"maxNs" msgpack:"maxNs"`
-	P50   time.Duration `json:"p50Ns" msgpack:"p50Ns"`
-	P90   time.Duration `json:"p90Ns" msgpack:"p90Ns"`
-	P99   time.Duration `json:"p99Ns" msgpack:"p99Ns"`
-}
+// the handler, final response write included): count, mean, maximum, and
+// percentiles from power-of-two buckets, so upper bounds within a factor
+// of two. (The parent's Stats summarise call durations with the same
+// type.)
+type LatencySummary = histogram.Summary
 
 // counters are the worker-wide counters, updated with atomics.
 type counters struct {
@@ -80,7 +75,7 @@ func (mc *methodCounters) snapshot() MethodStats {
 		Errors:   mc.errors.Load(),
 		Panics:   mc.panics.Load(),
 		Aborted:  mc.aborted.Load(),
-		Latency:  LatencySummary(mc.latency.Summary()),
+		Latency:  mc.latency.Summary(),
 	}
 }
 

@@ -64,29 +64,8 @@ func (d *decoder) anyValue() (any, error) {
 	case mpDouble:
 		u, err := d.be(8)
 		return math.Float64frombits(u), err
-	case mpUint8:
-		u, err := d.be(1)
-		return uint8(u), err
-	case mpUint8 + 1:
-		u, err := d.be(2)
-		return uint16(u), err
-	case mpUint8 + 2:
-		u, err := d.be(4)
-		return uint32(u), err
-	case mpUint64:
-		return d.be(8)
-	case mpInt8:
-		u, err := d.be(1)
-		return int8(u), err
-	case mpInt8 + 1:
-		u, err := d.be(2)
-		return int16(u), err
-	case mpInt8 + 2:
-		u, err := d.be(4)
-		return int32(u), err
-	case mpInt64:
-		u, err := d.be(8)
-		return int64(u), err
+	case mpUint8, mpUint8 + 1, mpUint8 + 2, mpUint64, mpInt8, mpInt8 + 1, mpInt8 + 2, mpInt64:
+		return d.anyInt(c)
 	case mpBin8, mpBin8 + 1, mpBin32:
 		b, _, err := d.bytesOf(c)
 		if err != nil {
@@ -100,14 +79,31 @@ func (d *decoder) anyValue() (any, error) {
 	return nil, fmt.Errorf("msgpack: unknown code %x decoding interface{}", c)
 }
 
+// anyInts convert an integer's wire bits to the Go type of its code, by
+// code from uint 8 (0xcc) to int 64 (0xd3).
+var anyInts = [8]func(uint64) any{
+	func(u uint64) any { return uint8(u) },
+	func(u uint64) any { return uint16(u) },
+	func(u uint64) any { return uint32(u) },
+	func(u uint64) any { return u },
+	func(u uint64) any { return int8(u) },
+	func(u uint64) any { return int16(u) },
+	func(u uint64) any { return int32(u) },
+	func(u uint64) any { return int64(u) },
+}
+
+// anyInt reads the payload of the uint 8-64 or int 8-64 code c (read) as
+// the Go integer of that width and signedness.
+func (d *decoder) anyInt(c byte) (any, error) {
+	u, err := d.be(1 << (c & 3)) // the low two bits give the width: 1, 2, 4, 8
+	v := anyInts[c-mpUint8](u)
+	return v, err
+}
+
 // anyExt reads an extension into an interface.
 func (d *decoder) anyExt(c byte) (any, error) {
 	start := d.pos - 1
-	typ, n, err := d.extHeader(c)
-	if err != nil {
-		return nil, err
-	}
-	data, err := d.take(n)
+	typ, data, err := d.ext(c)
 	if err != nil {
 		return nil, err
 	}
@@ -143,14 +139,9 @@ func (d *decoder) mapAny(n int) (map[string]any, error) {
 // decMapStringAny decodes a map[string]any (or a named type of it): a new
 // map every time, as the library does.
 func decMapStringAny(d *decoder, p unsafe.Pointer) error {
-	n, ok, err := d.mapLen()
-	if err != nil {
-		return err
-	}
-	mp := (*map[string]any)(p)
+	mp, n, ok, err := strMapHeader[any](d, p)
 	if !ok {
-		*mp = nil
-		return nil
+		return err
 	}
 	m, err := d.mapAny(n)
 	if err != nil {

@@ -213,21 +213,18 @@ func libraryDec(t reflect.Type) decFn {
 }
 
 func signedDec[T int | int8 | int16 | int32 | int64](t reflect.Type) decFn {
-	bits := int(unsafe.Sizeof(T(0))) * 8
-	return func(d *decoder, p unsafe.Pointer) error {
-		x, err := d.readSigned(bits)
-		if err != nil {
-			return typed(err, t)
-		}
-		*(*T)(p) = T(x)
-		return nil
-	}
+	return intDec[T](t, (*decoder).readSigned)
 }
 
 func unsignedDec[T uint | uint8 | uint16 | uint32 | uint64 | uintptr](t reflect.Type) decFn {
+	return intDec[T](t, (*decoder).readUnsigned)
+}
+
+// intDec decodes a Go integer T with read, readSigned or readUnsigned.
+func intDec[T int | int8 | int16 | int32 | int64 | uint | uint8 | uint16 | uint32 | uint64 | uintptr, W int64 | uint64](t reflect.Type, read func(*decoder, int) (W, error)) decFn {
 	bits := int(unsafe.Sizeof(T(0))) * 8
 	return func(d *decoder, p unsafe.Pointer) error {
-		x, err := d.readUnsigned(bits)
+		x, err := read(d, bits)
 		if err != nil {
 			return typed(err, t)
 		}
@@ -467,16 +464,21 @@ func stringMapDec(vt reflect.Type) decFn {
 	return nil
 }
 
+// strMapHeader reads the header of a map for the map[string]V at p; a nil
+// sets it to nil. ok is false when there is nothing more to read.
+func strMapHeader[V any](d *decoder, p unsafe.Pointer) (mp *map[string]V, n int, ok bool, err error) {
+	mp = (*map[string]V)(p)
+	if n, ok, err = d.mapLen(); err == nil && !ok {
+		*mp = nil
+	}
+	return mp, n, ok && err == nil, err
+}
+
 func strMapDec[V any](get func(*decoder) (V, error)) decFn {
 	return func(d *decoder, p unsafe.Pointer) error {
-		n, ok, err := d.mapLen()
-		if err != nil {
-			return err
-		}
-		mp := (*map[string]V)(p)
+		mp, n, ok, err := strMapHeader[V](d, p)
 		if !ok {
-			*mp = nil
-			return nil
+			return err
 		}
 		m := *mp
 		if m == nil {

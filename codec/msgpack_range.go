@@ -116,18 +116,8 @@ func (d *decoder) readSigned(bits int) (int64, error) {
 			return int64(int8(c)), nil // every signed type holds a fixint
 		}
 	}
-	c, err := d.code()
-	if err != nil {
-		return 0, err
-	}
-	w, err := d.wireInt(c, "int64")
-	if err != nil {
-		return 0, err
-	}
-	if !w.fitsInt(bits) {
-		return 0, &rangeError{val: w}
-	}
-	return w.int64(), nil
+	w, err := d.wireInRange(true, bits)
+	return w.int64(), err
 }
 
 // readUnsigned reads an integer for an unsigned Go integer of the given
@@ -139,18 +129,29 @@ func (d *decoder) readUnsigned(bits int) (uint64, error) {
 			return uint64(c), nil
 		}
 	}
+	w, err := d.wireInRange(false, bits)
+	return w.u, err
+}
+
+// wireInRange reads an integer that must fit a Go integer of the given
+// signedness and bits; on an error it gives the zero wireValue.
+func (d *decoder) wireInRange(signed bool, bits int) (wireValue, error) {
 	c, err := d.code()
 	if err != nil {
-		return 0, err
+		return wireValue{}, err
 	}
-	w, err := d.wireInt(c, "uint64")
+	want := "uint64"
+	if signed {
+		want = "int64"
+	}
+	w, err := d.wireInt(c, want)
 	if err != nil {
-		return 0, err
+		return wireValue{}, err
 	}
-	if !w.fitsUint(bits) {
-		return 0, &rangeError{val: w}
+	if signed && !w.fitsInt(bits) || !signed && !w.fitsUint(bits) {
+		return wireValue{}, &rangeError{val: w}
 	}
-	return w.u, nil
+	return w, nil
 }
 
 // typed gives a rangeError from readSigned or readUnsigned the Go type the

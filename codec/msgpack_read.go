@@ -53,6 +53,12 @@ const (
 func isFixMap(c byte) bool   { return c&0xf0 == 0x80 }
 func isFixArray(c byte) bool { return c&0xf0 == 0x90 }
 func isFixStr(c byte) bool   { return c&0xe0 == 0xa0 }
+
+// isRaw reports whether c starts a string or a bin.
+func isRaw(c byte) bool {
+	return isFixStr(c) || c >= mpStr8 && c <= mpStr32 || c >= mpBin8 && c <= mpBin32
+}
+
 func isExt(c byte) bool {
 	return c >= mpExt8 && c <= mpExt32 || c >= mpFixExt1 && c <= mpFixExt6
 }
@@ -109,6 +115,18 @@ func (d *decoder) be(size int) (uint64, error) {
 // count reads a length of size bytes: the number of elements that follow,
 // each at least min bytes long, so a length the payload cannot hold fails
 // here, before anything is allocated for it.
+// rawLen reads the length of the string or bin whose code c (isRaw) was
+// read.
+func (d *decoder) rawLen(c byte) (int, error) {
+	switch {
+	case isFixStr(c):
+		return int(c & 0x1f), nil
+	case c >= mpStr8 && c <= mpStr32:
+		return d.count(1<<(c-mpStr8), 1)
+	}
+	return d.count(1<<(c-mpBin8), 1)
+}
+
 func (d *decoder) count(size, min int) (int, error) {
 	u, err := d.be(size)
 	if err != nil {
@@ -195,12 +213,8 @@ func (d *decoder) bool() (bool, error) {
 func (d *decoder) bytesOf(c byte) (b []byte, ok bool, err error) {
 	var n int
 	switch {
-	case isFixStr(c):
-		n = int(c & 0x1f)
-	case c >= mpStr8 && c <= mpStr32:
-		n, err = d.count(1<<(c-mpStr8), 1)
-	case c >= mpBin8 && c <= mpBin32:
-		n, err = d.count(1<<(c-mpBin8), 1)
+	case isRaw(c):
+		n, err = d.rawLen(c)
 	case c == mpNil:
 		return nil, false, nil
 	case isExt(c):
@@ -254,6 +268,17 @@ func (d *decoder) key() ([]byte, error) {
 	return b, err
 }
 
+// ext reads an extension whose code c has been read: its type and its
+// data (not copied).
+func (d *decoder) ext(c byte) (int8, []byte, error) {
+	typ, n, err := d.extHeader(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	data, err := d.take(n)
+	return typ, data, err
+}
+
 // extHeader reads the length and type of an extension whose code c was
 // read; its data follows.
 func (d *decoder) extHeader(c byte) (int8, int, error) {
@@ -280,38 +305,41 @@ func (d *decoder) arrayLen() (n int, ok bool, err error) {
 	if err != nil {
 		return 0, false, err
 	}
-	switch {
-	case isFixArray(c):
-		n = int(c & 0x0f)
-		if n > len(d.b)-d.pos {
-			return 0, false, errMsgpackTruncated
-		}
-		return n, true, nil
-	case c == mpArray16 || c == mpArray32:
-		n, err = d.count(2<<(c-mpArray16), 1)
-		return n, err == nil, err
-	case c == mpNil:
-		return 0, false, nil
+	if n, ok, known, err := d.containerLen(c, isFixArray(c), mpArray16, 1); known {
+		return n, ok, err
 	}
 	return 0, false, invalidCode(c, "array length")
 }
 
 // mapLenAfter reads a map header whose code c was read, or nil (ok false).
 func (d *decoder) mapLenAfter(c byte) (n int, ok bool, err error) {
-	switch {
-	case isFixMap(c):
-		n = int(c & 0x0f)
-		if 2*n > len(d.b)-d.pos {
-			return 0, false, errMsgpackTruncated
-		}
-		return n, true, nil
-	case c == mpMap16 || c == mpMap32:
-		n, err = d.count(2<<(c-mpMap16), 2)
-		return n, err == nil, err
-	case c == mpNil:
-		return 0, false, nil
+	if n, ok, known, err := d.containerLen(c, isFixMap(c), mpMap16, 2); known {
+		return n, ok, err
 	}
 	return 0, false, fmt.Errorf("msgpack: unexpected code=%x decoding map length", c)
+}
+
+// containerLen reads the length of an array or a map whose code c was
+// read: fix says whether c is the container's fix form, code16 is the code
+// of its 16-bit form (the 32-bit form's is next), and per the bytes each
+// element takes at least (1 in an array, 2 in a map: a key and a value),
+// so that a length the payload cannot hold is refused before anything is
+// allocated. nil gives ok false; known is false for any other code.
+func (d *decoder) containerLen(c byte, fix bool, code16 byte, per int) (n int, ok, known bool, err error) {
+	switch {
+	case fix:
+		n = int(c & 0x0f)
+		if per*n > len(d.b)-d.pos {
+			return 0, false, true, errMsgpackTruncated
+		}
+		return n, true, true, nil
+	case c == code16 || c == code16+1:
+		n, err = d.count(2<<(c-code16), per)
+		return n, err == nil, true, err
+	case c == mpNil:
+		return 0, false, true, nil
+	}
+	return 0, false, false, nil
 }
 
 // mapLen reads the header of a map decoded into a Go map. The library
@@ -350,12 +378,8 @@ func (d *decoder) skip() error {
 			need += 2 * int(c&0x0f)
 		case isFixArray(c):
 			need += int(c & 0x0f)
-		case isFixStr(c):
-			n = int(c & 0x1f)
-		case c >= mpStr8 && c <= mpStr32:
-			n, err = d.count(1<<(c-mpStr8), 1)
-		case c >= mpBin8 && c <= mpBin32:
-			n, err = d.count(1<<(c-mpBin8), 1)
+		case isRaw(c):
+			n, err = d.rawLen(c)
 		case isExt(c):
 			_, n, err = d.extHeader(c)
 		case c == mpFloat:
@@ -433,11 +457,7 @@ func (d *decoder) time() (time.Time, error) {
 	if !isExt(c) {
 		return time.Time{}, invalidCode(c, "ext len")
 	}
-	typ, n, err := d.extHeader(c)
-	if err != nil {
-		return time.Time{}, err
-	}
-	data, err := d.take(n)
+	typ, data, err := d.ext(c)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -476,11 +496,7 @@ func (d *decoder) topTime() (time.Time, error) {
 	case !isExt(c):
 		return time.Time{}, invalidCode(c, "ext len")
 	}
-	typ, n, err := d.extHeader(c)
-	if err != nil {
-		return time.Time{}, err
-	}
-	data, err := d.take(n)
+	typ, data, err := d.ext(c)
 	if err != nil {
 		return time.Time{}, err
 	}

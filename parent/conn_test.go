@@ -23,7 +23,7 @@ import (
 func TestStreamBackpressure(t *testing.T) {
 	const chunks, size = 64, 1 << 20
 	pc, wc := net.Pipe() // synchronous: a write completes only when read
-	conn := NewConn(pc, 0, []protocol.MethodDesc{{Name: "s", ID: 1, Response: protocol.ResponseStream, RequestCodec: codec.Raw, ResponseCodec: codec.Raw}}, nil)
+	conn := streamConn(pc, codec.Raw)
 	defer conn.Close()
 
 	var written atomic.Int64
@@ -73,7 +73,7 @@ func TestStreamBackpressure(t *testing.T) {
 // TestChunkKeep checks that a kept payload is not reused for later chunks.
 func TestChunkKeep(t *testing.T) {
 	pc, wc := net.Pipe()
-	conn := NewConn(pc, 0, []protocol.MethodDesc{{Name: "s", ID: 1, Response: protocol.ResponseStream, RequestCodec: codec.Raw, ResponseCodec: codec.Raw}}, nil)
+	conn := streamConn(pc, codec.Raw)
 	defer conn.Close()
 	go func() {
 		r := wire.NewReader(wc, 0, 0)
@@ -327,7 +327,7 @@ func TestStrayFramesToAStream(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pc, wc := net.Pipe()
-			conn := NewConn(pc, 0, []protocol.MethodDesc{{Name: "s", ID: 1, Response: protocol.ResponseStream, RequestCodec: codec.MsgPack, ResponseCodec: codec.MsgPack}}, nil)
+			conn := streamConn(pc, codec.MsgPack)
 			defer conn.Close()
 			go func() {
 				r := wire.NewReader(wc, 0, 0)
@@ -366,4 +366,10 @@ func TestStrayFramesToAStream(t *testing.T) {
 			}
 		})
 	}
+}
+
+// streamConn returns a Conn over pc whose only method, "s" (ID 1), is a
+// stream method with codec c both ways.
+func streamConn(pc net.Conn, c codec.Codec) *Conn {
+	return NewConn(pc, 0, []protocol.MethodDesc{{Name: "s", ID: 1, Response: protocol.ResponseStream, RequestCodec: c, ResponseCodec: c}}, nil)
 }

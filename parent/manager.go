@@ -81,12 +81,21 @@ func (g *Manager) Register(name string, cmd Command, opts Options) error {
 // unregister with force: true), so that the name can be registered again.
 // It fails with ErrNotRegistered for an unknown name.
 func (g *Manager) Unregister(ctx context.Context, name string) error {
+	return g.shutdownOne(ctx, name, true)
+}
+
+// shutdownOne shuts the named module down if it was spawned, removing its
+// registration first if unregister is set (then no spawn can replace it:
+// the name is gone). An unknown name is ErrNotRegistered.
+func (g *Manager) shutdownOne(ctx context.Context, name string, unregister bool) error {
 	g.mu.Lock()
 	r, ok := g.mods[name]
 	var m *Module
 	if ok {
-		m = r.mod // no spawn can replace it now: the name is gone
-		delete(g.mods, name)
+		m = r.mod
+		if unregister {
+			delete(g.mods, name)
+		}
 	}
 	g.mu.Unlock()
 	switch {
@@ -131,7 +140,7 @@ func (g *Manager) Spawn(ctx context.Context, names ...string) error {
 	if len(names) == 0 {
 		names = g.Names()
 	}
-	return g.each(names, func(name string) error { return g.spawn(ctx, name) })
+	return inParallel(names, func(name string) error { return g.spawn(ctx, name) })
 }
 
 // spawn spawns one module.
@@ -175,36 +184,23 @@ func (g *Manager) Shutdown(ctx context.Context, names ...string) error {
 	if len(names) == 0 {
 		names = g.Names()
 	}
-	err := g.each(names, func(name string) error {
-		g.mu.Lock()
-		r, ok := g.mods[name]
-		var m *Module
-		if ok {
-			m = r.mod
-		}
-		g.mu.Unlock()
-		switch {
-		case !ok:
-			return fmt.Errorf("%w: %q", ErrNotRegistered, name)
-		case m == nil:
-			return nil
-		}
-		return m.Shutdown(ctx)
+	err := inParallel(names, func(name string) error {
+		return g.shutdownOne(ctx, name, false)
 	})
 	g.lc.wait()
 	return err
 }
 
-// each runs fn for every name in parallel and joins the errors in the
-// order of the names.
-func (g *Manager) each(names []string, fn func(string) error) error {
-	errs := make([]error, len(names))
+// inParallel runs fn for every item in parallel and joins the errors in
+// the order of the items.
+func inParallel[T any](items []T, fn func(T) error) error {
+	errs := make([]error, len(items))
 	var wg sync.WaitGroup
-	for i, name := range names {
+	for i, item := range items {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = fn(name)
+			errs[i] = fn(item)
 		}()
 	}
 	wg.Wait()

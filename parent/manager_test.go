@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -167,14 +165,7 @@ func TestManagerShutdownDuringSpawn(t *testing.T) {
 	g.Register("mute", lifeCmd("mute", "PROCWIRE_LIFE_MARK="+mark), parent.Options{Logger: quiet()})
 	errc := make(chan error, 1)
 	go func() { errc <- g.Spawn(ctx) }()
-	var pid int
-	for deadline := time.Now().Add(10 * time.Second); pid == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the worker did not start")
-		}
-		b, _ := os.ReadFile(mark)
-		pid, _ = strconv.Atoi(string(b))
-	}
+	pid := waitPIDFile(t, mark, "the worker did not start")
 	start := time.Now()
 	if err := g.Shutdown(ctx); err != nil {
 		t.Fatal(err)

@@ -619,14 +619,7 @@ func TestShutdownDuringRestart(t *testing.T) {
 	}
 	first, _ := os.FindProcess(m.PID())
 	first.Kill()
-	var pid int
-	for deadline := time.Now().Add(10 * time.Second); pid == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the worker was not restarted")
-		}
-		b, _ := os.ReadFile(mark)
-		pid, _ = strconv.Atoi(string(b))
-	}
+	pid := waitPIDFile(t, mark, "the worker was not restarted")
 	start := time.Now()
 	if err := m.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -905,4 +898,19 @@ func TestAuthRejectsABadToken(t *testing.T) {
 			t.Fatalf("the right token after a wrong one: %v", err)
 		}
 	})
+}
+
+// waitPIDFile polls the file mark until it holds a PID, which it returns;
+// after 10 s it fails the test with msg.
+func waitPIDFile(t *testing.T, mark, msg string) int {
+	t.Helper()
+	var pid int
+	for deadline := time.Now().Add(10 * time.Second); pid == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		b, _ := os.ReadFile(mark)
+		pid, _ = strconv.Atoi(string(b))
+	}
+	return pid
 }

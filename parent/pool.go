@@ -252,6 +252,13 @@ func (p *Pool) notReady() error {
 // about to leave (it crashed a moment before) is skipped for another one;
 // a request that left is never sent twice.
 func (p *Pool) Call(ctx context.Context, method string, in, out any) error {
+	return p.onReady(func(m *Module) error { return m.Call(ctx, method, in, out) })
+}
+
+// onReady runs send on the least loaded ready instance, and again on another
+// one while it fails with ErrNotReady (the instance crashed a moment
+// before the request left); it fails with ErrNotReady when none is left.
+func (p *Pool) onReady(send func(*Module) error) error {
 	var buf [4]*member
 	tried := buf[:0]
 	for {
@@ -259,7 +266,7 @@ func (p *Pool) Call(ctx context.Context, method string, in, out any) error {
 		if err != nil {
 			return err
 		}
-		err = mem.m.Call(ctx, method, in, out)
+		err = send(mem.m)
 		mem.release()
 		if err == nil || !errors.Is(err, ErrNotReady) {
 			return err
@@ -276,20 +283,7 @@ func (p *Pool) Ack(ctx context.Context, method string, in, out any) error {
 // Notify sends a request to a method of response type "none" on the least
 // loaded ready instance (see Call).
 func (p *Pool) Notify(method string, in any) error {
-	var buf [4]*member
-	tried := buf[:0]
-	for {
-		mem, err := p.acquire(tried)
-		if err != nil {
-			return err
-		}
-		err = mem.m.Notify(method, in)
-		mem.release()
-		if err == nil || !errors.Is(err, ErrNotReady) {
-			return err
-		}
-		tried = append(tried, mem)
-	}
+	return p.onReady(func(m *Module) error { return m.Notify(method, in) })
 }
 
 // Stream sends a request to a stream method and yields its chunks, as
@@ -593,12 +587,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
-		select {
-		case <-p.closed:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return waitClosed(ctx, p.closed)
 	}
 	p.closing = true
 	p.route.Store(new([]*member))
@@ -609,15 +598,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	ms := p.members
 	p.members = nil
 	p.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, mem := range ms {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			mem.m.Shutdown(ctx)
-		}()
-	}
-	wg.Wait()
+	inParallel(ms, func(mem *member) error { return mem.m.Shutdown(ctx) })
 	p.resizeMu.Unlock()
 	p.wg.Wait() // the forwarders: their members' subscriptions are closed
 	p.hub.stopLife()

@@ -71,6 +71,22 @@ func callInfo(ctx context.Context, p *parent.Pool) (int, error) {
 	return out.PID, err
 }
 
+// countHits calls info n times one after the other, pause apart, and
+// counts the calls each worker (by pid) answered.
+func countHits(t *testing.T, ctx context.Context, p *parent.Pool, n int, pause time.Duration) map[int]int {
+	t.Helper()
+	hits := map[int]int{}
+	for range n {
+		pid, err := callInfo(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hits[pid]++
+		time.Sleep(pause)
+	}
+	return hits
+}
+
 // waitFor polls cond every 5 ms until it holds, or fails the test after d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -179,14 +195,7 @@ func TestPoolLeastLoaded(t *testing.T) {
 			slow <- p.Call(ctx, "sleep", 800, &out)
 		}()
 		pinned := busyInstance(t, p)
-		hits := map[int]int{}
-		for range 30 {
-			pid, err := callInfo(ctx, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hits[pid]++
-		}
+		hits := countHits(t, ctx, p, 30, 0)
 		if hits[pinned.PID] != 0 || len(hits) != 2 {
 			t.Errorf("with %s busy, quick calls went to %v", pinned.Name, hits)
 		}
@@ -262,15 +271,7 @@ func TestPoolStream(t *testing.T) {
 		}()
 		<-ticks
 		pinned := busyInstance(t, p)
-		hits := map[int]int{}
-		for range 20 {
-			pid, err := callInfo(ctx, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hits[pid]++
-			time.Sleep(2 * time.Millisecond)
-		}
+		hits := countHits(t, ctx, p, 20, 2*time.Millisecond)
 		if hits[pinned.PID] != 0 || len(hits) != 2 {
 			t.Errorf("with a stream on %s, calls went to %v", pinned.Name, hits)
 		}

@@ -71,17 +71,10 @@ type MethodStats struct {
 // LatencySummary summarises how long calls took as their callers saw it,
 // whatever the outcome: from the call to its return (a stream: to its
 // end, the loop body's time included; Notify: until the request is
-// written). Percentiles come from power-of-two buckets, so they are upper
-// bounds within a factor of two. The worker's Stats summarise handler
-// durations the same way.
-type LatencySummary struct {
-	Count uint64        `json:"count" msgpack:"count"`
-	Mean  time.Duration `json:"meanNs" msgpack:"meanNs"`
-	Max   time.Duration `json:"maxNs" msgpack:"maxNs"`
-	P50   time.Duration `json:"p50Ns" msgpack:"p50Ns"`
-	P90   time.Duration `json:"p90Ns" msgpack:"p90Ns"`
-	P99   time.Duration `json:"p99Ns" msgpack:"p99Ns"`
-}
+// written): count, mean, maximum, and percentiles from power-of-two
+// buckets, so upper bounds within a factor of two. The worker's Stats
+// summarise handler durations with the same type.
+type LatencySummary = histogram.Summary
 
 // EventStats are one event's counters.
 type EventStats struct {
@@ -107,32 +100,28 @@ type counters struct {
 
 // method returns the counters of a method, made on first use.
 func (c *counters) method(name string) *methodCounters {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	mc := c.methods[name]
-	if mc == nil {
-		if c.methods == nil {
-			c.methods = make(map[string]*methodCounters)
-		}
-		mc = new(methodCounters)
-		c.methods[name] = mc
-	}
-	return mc
+	return lookupOrMake(&c.mu, &c.methods, name)
 }
 
 // event returns the counters of an event, made on first use.
 func (c *counters) event(name string) *eventCounters {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ec := c.events[name]
-	if ec == nil {
-		if c.events == nil {
-			c.events = make(map[string]*eventCounters)
+	return lookupOrMake(&c.mu, &c.events, name)
+}
+
+// lookupOrMake returns (*m)[name] under mu, making the map and the entry
+// on first use.
+func lookupOrMake[V any](mu *sync.Mutex, m *map[string]*V, name string) *V {
+	mu.Lock()
+	defer mu.Unlock()
+	v := (*m)[name]
+	if v == nil {
+		if *m == nil {
+			*m = make(map[string]*V)
 		}
-		ec = new(eventCounters)
-		c.events[name] = ec
+		v = new(V)
+		(*m)[name] = v
 	}
-	return ec
+	return v
 }
 
 type methodCounters struct {
@@ -174,6 +163,16 @@ func (mc *methodCounters) endErr(err error, start time.Time) {
 		return
 	}
 	mc.end(outcomeOK, start)
+}
+
+// add adds a tally's counts (of an ended connection) to mc.
+func (mc *methodCounters) add(mt *methodTally) {
+	mc.requests.Add(mt.requests)
+	mc.ok.Add(mt.ok)
+	mc.errors.Add(mt.errors)
+	mc.timeouts.Add(mt.timeouts)
+	mc.aborted.Add(mt.aborted)
+	mc.latency.Merge(mt.latency)
 }
 
 type eventCounters struct {
@@ -239,13 +238,7 @@ func (c *counters) merge(ended *counters) {
 	c.bytesIn.Add(t.bytesIn)
 	c.bytesOut.Add(t.bytesOut)
 	for name, mt := range t.methods {
-		mc := c.method(name)
-		mc.requests.Add(mt.requests)
-		mc.ok.Add(mt.ok)
-		mc.errors.Add(mt.errors)
-		mc.timeouts.Add(mt.timeouts)
-		mc.aborted.Add(mt.aborted)
-		mc.latency.Merge(mt.latency)
+		c.method(name).add(mt)
 	}
 	for name, es := range t.events {
 		ec := c.event(name)
@@ -268,7 +261,7 @@ func (t *tally) stats(inFlight int) ConnStats {
 	for name, mt := range t.methods {
 		s.Methods[name] = MethodStats{
 			Requests: mt.requests, OK: mt.ok, Errors: mt.errors, Timeouts: mt.timeouts, Aborted: mt.aborted,
-			Latency: LatencySummary(mt.latency.Summary()),
+			Latency: mt.latency.Summary(),
 		}
 	}
 	return s

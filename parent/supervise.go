@@ -295,6 +295,17 @@ func (m *Module) exited(in *instance) {
 	}()
 }
 
+// waitClosed waits for a second Shutdown: until closed (the first one
+// returned) or ctx ends.
+func waitClosed(ctx context.Context, closed <-chan struct{}) error {
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // errShuttingDown fails a restart that Shutdown overtook.
 var errShuttingDown = errors.New("procwire/parent: module shutting down")
 
@@ -308,12 +319,7 @@ func (m *Module) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closing {
 		m.mu.Unlock()
-		select {
-		case <-m.closed:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		return nil
+		return waitClosed(ctx, m.closed)
 	}
 	m.closing = true
 	in := m.cur

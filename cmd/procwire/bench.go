@@ -34,39 +34,33 @@ var benchCmd = &command{
 			return nil
 		}
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			declare := func(_ []string, spec parent.MethodSpec) map[string]parent.MethodSpec {
-				return map[string]parent.MethodSpec{*method: spec}
-			}
-			sess, code := begin(e, fs, args, 0, rf, declare)
-			if sess == nil {
-				return code
-			}
-			defer stop(sess.m)
-			m, in := sess.m, sess.in
-			rt := m.Schema().Methods[*method].Response
-			if rt == protocol.ResponseNone {
-				fmt.Fprintf(e.stderr, "procwire: %s is a none method: nothing to measure\n", *method)
-				return exitUsage
-			}
-			s := bench(e, m, *method, rt, in, *concurrency, *duration)
-			if e.ctx.Err() != nil {
-				fmt.Fprintln(e.stderr, "procwire: interrupted")
-				return exitInterrupted
-			}
-			if *asJSON {
-				b, _ := json.MarshalIndent(s, "", "  ")
-				fmt.Fprintf(e.stdout, "%s\n", b)
-			} else {
-				s.print(e.stdout)
-			}
-			if s.Requests == 0 {
-				fmt.Fprintf(e.stderr, "procwire: no request succeeded (first error: %s)\n", s.FirstError)
-				return exitFailure
-			}
-			if m.State() == parent.Closed {
-				return fail(e, workerDied(m))
-			}
-			return exitOK
+			return withSession(e, fs, args, 0, rf, only(method), func(sess *session) int {
+				m, in := sess.m, sess.in
+				rt := m.Schema().Methods[*method].Response
+				if rt == protocol.ResponseNone {
+					fmt.Fprintf(e.stderr, "procwire: %s is a none method: nothing to measure\n", *method)
+					return exitUsage
+				}
+				s := bench(e, m, *method, rt, in, *concurrency, *duration)
+				if e.ctx.Err() != nil {
+					fmt.Fprintln(e.stderr, "procwire: interrupted")
+					return exitInterrupted
+				}
+				if *asJSON {
+					b, _ := json.MarshalIndent(s, "", "  ")
+					fmt.Fprintf(e.stdout, "%s\n", b)
+				} else {
+					s.print(e.stdout)
+				}
+				if s.Requests == 0 {
+					fmt.Fprintf(e.stderr, "procwire: no request succeeded (first error: %s)\n", s.FirstError)
+					return exitFailure
+				}
+				if m.State() == parent.Closed {
+					return fail(e, workerDied(m))
+				}
+				return exitOK
+			})
 		}
 	},
 }

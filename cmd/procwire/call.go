@@ -17,54 +17,51 @@ var callCmd = &command{
 		rf := newRequestFlags(fs, withRequest|withRawOut, "write the response bytes to `FILE` (- for stdout), raw codec")
 		timeout := fs.Duration("timeout", 30*time.Second, "fail if no response within this long (0: none)")
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			s, code := begin(e, fs, args, 1, rf, first)
-			if s == nil {
-				return code
-			}
-			defer stop(s.m)
-			m, method, in, rawOut := s.m, s.pos[0], s.in, rf.rawOut
-			switch rt := m.Schema().Methods[method].Response; rt {
-			case protocol.ResponseNone:
-				if err := m.Notify(method, in); err != nil {
-					return fail(e, err)
+			return withSession(e, fs, args, 1, rf, first, func(s *session) int {
+				m, method, in, rawOut := s.m, s.pos[0], s.in, rf.rawOut
+				switch rt := m.Schema().Methods[method].Response; rt {
+				case protocol.ResponseNone:
+					if err := m.Notify(method, in); err != nil {
+						return fail(e, err)
+					}
+					return exitOK
+				case protocol.ResponseStream:
+					fmt.Fprintf(e.stderr, "procwire: %s is a stream method: use \"procwire stream\"\n", method)
+					return exitUsage
 				}
-				return exitOK
-			case protocol.ResponseStream:
-				fmt.Fprintf(e.stderr, "procwire: %s is a stream method: use \"procwire stream\"\n", method)
-				return exitUsage
-			}
-			ctx := e.ctx
-			if *timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeoutCause(ctx, *timeout, fmt.Errorf("no response from %s within %v", method, *timeout))
-				defer cancel()
-			}
-			if *rawOut != "" {
-				var out []byte
+				ctx := e.ctx
+				if *timeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeoutCause(ctx, *timeout, fmt.Errorf("no response from %s within %v", method, *timeout))
+					defer cancel()
+				}
+				if *rawOut != "" {
+					var out []byte
+					if err := m.Call(ctx, method, in, &out); err != nil {
+						return fail(e, cause(ctx, err))
+					}
+					w, closeOut, err := output(e, *rawOut)
+					if err != nil {
+						return fail(e, err)
+					}
+					if _, err := w.Write(out); err != nil {
+						closeOut()
+						return fail(e, err)
+					}
+					if err := closeOut(); err != nil {
+						return fail(e, err)
+					}
+					return exitOK
+				}
+				var out any
 				if err := m.Call(ctx, method, in, &out); err != nil {
 					return fail(e, cause(ctx, err))
 				}
-				w, closeOut, err := output(e, *rawOut)
-				if err != nil {
-					return fail(e, err)
-				}
-				if _, err := w.Write(out); err != nil {
-					closeOut()
-					return fail(e, err)
-				}
-				if err := closeOut(); err != nil {
+				if err := printJSON(e.stdout, out); err != nil {
 					return fail(e, err)
 				}
 				return exitOK
-			}
-			var out any
-			if err := m.Call(ctx, method, in, &out); err != nil {
-				return fail(e, cause(ctx, err))
-			}
-			if err := printJSON(e.stdout, out); err != nil {
-				return fail(e, err)
-			}
-			return exitOK
+			})
 		}
 	},
 }

@@ -209,6 +209,28 @@ func begin(e *env, fs *flag.FlagSet, args []string, want int, rf *requestFlags, 
 	return s, exitOK
 }
 
+// withSession begins a session (see begin), runs body with it and stops the
+// worker; it returns body's exit status, or begin's.
+func withSession(e *env, fs *flag.FlagSet, args []string, want int, rf *requestFlags, declare func(pos []string, spec parent.MethodSpec) map[string]parent.MethodSpec, body func(*session) int) int {
+	s, code := begin(e, fs, args, want, rf, declare)
+	if s == nil {
+		return code
+	}
+	defer stop(s.m)
+	return body(s)
+}
+
+// only declares the one method *name names when the command runs (none if
+// it is empty).
+func only(name *string) func([]string, parent.MethodSpec) map[string]parent.MethodSpec {
+	return func(_ []string, spec parent.MethodSpec) map[string]parent.MethodSpec {
+		if *name == "" {
+			return nil
+		}
+		return map[string]parent.MethodSpec{*name: spec}
+	}
+}
+
 // first declares the method named by the first positional argument.
 func first(pos []string, spec parent.MethodSpec) map[string]parent.MethodSpec {
 	return map[string]parent.MethodSpec{pos[0]: spec}

@@ -21,61 +21,52 @@ var eventsCmd = &command{
 		rf := newRequestFlags(fs, 0, "")
 		rf.data, rf.rawIn = fs.String("data", "", "the request of --call as JSON"), new(string)
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			// The --call method, if any, declared cancellable (an
+			// The --call method, if any, is declared cancellable (an
 			// interrupt aborts it).
-			var declare func([]string, parent.MethodSpec) map[string]parent.MethodSpec
-			if *call != "" {
-				declare = func(_ []string, spec parent.MethodSpec) map[string]parent.MethodSpec {
-					return map[string]parent.MethodSpec{*call: spec}
+			return withSession(e, fs, args, 0, rf, only(call), func(s *session) int {
+				m, in := s.m, s.in
+				ctx := e.ctx
+				if *duration > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, *duration)
+					defer cancel()
 				}
-			}
-			s, code := begin(e, fs, args, 0, rf, declare)
-			if s == nil {
-				return code
-			}
-			defer stop(s.m)
-			m, in := s.m, s.in
-			ctx := e.ctx
-			if *duration > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, *duration)
-				defer cancel()
-			}
-			dead, unwatch := watchDeath(m)
-			defer unwatch()
-			var mu sync.Mutex
-			names := make([]string, 0, len(m.Schema().Events))
-			for name := range m.Schema().Events {
-				names = append(names, name)
-			}
-			slices.Sort(names)
-			for _, name := range names {
-				m.OnEvent(name, func(ev parent.Event) {
-					var v any
-					if err := ev.Decode(&v); err != nil {
-						v = fmt.Sprintf("undecodable payload (%d bytes): %v", len(ev.Payload), err)
+				dead, unwatch := watchDeath(m)
+				defer unwatch()
+				var mu sync.Mutex
+				names := make([]string, 0, len(m.Schema().Events))
+				for name := range m.Schema().Events {
+					names = append(names, name)
+				}
+				slices.Sort(names)
+				for _, name := range names {
+					m.OnEvent(name, func(ev parent.Event) {
+						var v any
+						if err := ev.Decode(&v); err != nil {
+							v = fmt.Sprintf("undecodable payload (%d bytes): %v", len(ev.Payload), err)
+						}
+						mu.Lock()
+						defer mu.Unlock()
+						printJSON(e.stdout, map[string]any{"event": ev.Name, "data": v})
+					})
+				}
+				if *call != "" {
+					if err := callAny(ctx, m, *call, in); err != nil && ctx.Err() == nil {
+						return fail(e, err)
 					}
-					mu.Lock()
-					defer mu.Unlock()
-					printJSON(e.stdout, map[string]any{"event": ev.Name, "data": v})
-				})
-			}
-			if *call != "" {
-				if err := callAny(ctx, m, *call, in); err != nil && ctx.Err() == nil {
-					return fail(e, err)
 				}
-			}
-			select {
-			case <-ctx.Done():
-			case <-dead:
-				// The events already received are printed first.
+				select {
+				case <-ctx.Done():
+				case <-dead:
+					// The events already received are printed first.
+					stop(m)
+					return fail(e, workerDied(m))
+				}
+				// The events already received are printed before the
+				// subscriptions close (stop waits for the callbacks).
 				stop(m)
-				return fail(e, workerDied(m))
-			}
-			// The events already received are printed before the
-			// subscriptions close (stop waits for the callbacks).
-			stop(m)
-			return exitOK
+				return exitOK
+			})
 		}
 	},
 }

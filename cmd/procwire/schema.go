@@ -13,17 +13,14 @@ var schemaCmd = &command{
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {
 		rf := newRequestFlags(fs, 0, "")
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			s, code := begin(e, fs, args, 0, rf, nil)
-			if s == nil {
-				return code
-			}
-			defer stop(s.m)
-			b, err := json.MarshalIndent(s.m.Schema(), "", "  ")
-			if err != nil {
-				return fail(e, err)
-			}
-			fmt.Fprintf(e.stdout, "%s\n", b)
-			return exitOK
+			return withSession(e, fs, args, 0, rf, nil, func(s *session) int {
+				b, err := json.MarshalIndent(s.m.Schema(), "", "  ")
+				if err != nil {
+					return fail(e, err)
+				}
+				fmt.Fprintf(e.stdout, "%s\n", b)
+				return exitOK
+			})
 		}
 	},
 }

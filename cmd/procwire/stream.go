@@ -18,38 +18,35 @@ var streamCmd = &command{
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {
 		rf := newRequestFlags(fs, withRequest|withRawOut, "write the chunks' bytes to `FILE` (- for stdout), raw codec")
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			s, code := begin(e, fs, args, 1, rf, first)
-			if s == nil {
-				return code
-			}
-			defer stop(s.m)
-			m, method, in, rawOut := s.m, s.pos[0], s.in, rf.rawOut
-			var err error
-			if rt := m.Schema().Methods[method].Response; rt != protocol.ResponseStream {
-				fmt.Fprintf(e.stderr, "procwire: %s is a %s method, not a stream: use \"procwire call\"\n", method, rt)
-				return exitUsage
-			}
-			out := e.stdout
-			closeOut := func() error { return nil }
-			if *rawOut != "" {
-				if out, closeOut, err = output(e, *rawOut); err != nil {
+			return withSession(e, fs, args, 1, rf, first, func(s *session) int {
+				m, method, in, rawOut := s.m, s.pos[0], s.in, rf.rawOut
+				var err error
+				if rt := m.Schema().Methods[method].Response; rt != protocol.ResponseStream {
+					fmt.Fprintf(e.stderr, "procwire: %s is a %s method, not a stream: use \"procwire call\"\n", method, rt)
+					return exitUsage
+				}
+				out := e.stdout
+				closeOut := func() error { return nil }
+				if *rawOut != "" {
+					if out, closeOut, err = output(e, *rawOut); err != nil {
+						return fail(e, err)
+					}
+				}
+				var chunks, bytes atomic.Int64
+				p := startProgress(e.stderr, func(elapsed time.Duration) string {
+					b := float64(bytes.Load())
+					return fmt.Sprintf("%d chunks, %s, %s/s", chunks.Load(), bytesString(b), bytesString(b/elapsed.Seconds()))
+				})
+				err = copyStream(m, e, method, in, out, *rawOut != "", &chunks, &bytes)
+				p.stop()
+				if cerr := closeOut(); err == nil {
+					err = cerr
+				}
+				if err != nil {
 					return fail(e, err)
 				}
-			}
-			var chunks, bytes atomic.Int64
-			p := startProgress(e.stderr, func(elapsed time.Duration) string {
-				b := float64(bytes.Load())
-				return fmt.Sprintf("%d chunks, %s, %s/s", chunks.Load(), bytesString(b), bytesString(b/elapsed.Seconds()))
+				return exitOK
 			})
-			err = copyStream(m, e, method, in, out, *rawOut != "", &chunks, &bytes)
-			p.stop()
-			if cerr := closeOut(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return fail(e, err)
-			}
-			return exitOK
 		}
 	},
 }

@@ -93,13 +93,15 @@ func (h *Histogram) Summary() Summary {
 // percentiles that are upper bounds within a factor of two (the upper
 // bound of their bucket, capped at Max; Max itself for the open-ended last
 // bucket).
+//
+// The worker's and the parent's Stats expose it as LatencySummary.
 type Summary struct {
-	Count uint64
-	Mean  time.Duration
-	Max   time.Duration
-	P50   time.Duration
-	P90   time.Duration
-	P99   time.Duration
+	Count uint64        `json:"count" msgpack:"count"`
+	Mean  time.Duration `json:"meanNs" msgpack:"meanNs"`
+	Max   time.Duration `json:"maxNs" msgpack:"maxNs"`
+	P50   time.Duration `json:"p50Ns" msgpack:"p50Ns"`
+	P90   time.Duration `json:"p90Ns" msgpack:"p90Ns"`
+	P99   time.Duration `json:"p99Ns" msgpack:"p99Ns"`
 }
 
 // Summary summarises the durations of the snapshot.
