@@ -100,7 +100,11 @@ func fakeWorker(mode string) {
 		}
 		os.WriteFile(os.Getenv("PROCWIRE_FAKE_MARK"), []byte(strconv.Itoa(helper.Process.Pid)), 0o600)
 	}
-	fmt.Printf(`{"jsonrpc":"2.0","method":"$init","params":{"pipe":%q,"schema":{"methods":{"echo":{"id":1,"response":"result"}},"events":{}},"version":"1.0.0"}}`+"\n", path)
+	schema := `{"methods":{"echo":{"id":1,"response":"result"}},"events":{}}`
+	if s := os.Getenv("PROCWIRE_FAKE_SCHEMA"); s != "" {
+		schema = s // a schema under test (TestBadSchemaRefused)
+	}
+	fmt.Printf(`{"jsonrpc":"2.0","method":"$init","params":{"pipe":%q,"schema":%s,"version":"1.0.0"}}`+"\n", path, schema)
 	c, err := ln.Accept()
 	if err != nil {
 		os.Exit(2)
@@ -773,6 +777,37 @@ func TestStdoutEndlessLine(t *testing.T) {
 	}
 	if len(out) > 64<<10 {
 		t.Errorf("%d bytes logged for a skipped line", len(out))
+	}
+}
+
+// TestBadSchemaRefused: a worker process announcing a schema with a
+// reserved, missing, duplicate or malformed id is refused at once, with an
+// error that names the method or event, the field and the value, and the
+// process does not outlive the refusal.
+func TestBadSchemaRefused(t *testing.T) {
+	tests := []struct{ name, schema, want string }{
+		{"method id 0", `{"methods":{"echo":{"id":0,"response":"result"}},"events":{}}`, `method "echo": id 0 must be an integer in 1..65533`},
+		{"abort id", `{"methods":{"echo":{"id":65535,"response":"result"}},"events":{}}`, `method "echo": id 65535`},
+		{"auth id", `{"methods":{"echo":{"id":65534,"response":"result"}},"events":{}}`, `method "echo": id 65534`},
+		{"missing id", `{"methods":{"echo":{"response":"result"}},"events":{}}`, `method "echo": id (missing)`},
+		{"string id", `{"methods":{"echo":{"id":"1","response":"result"}},"events":{}}`, `method "echo": id "1"`},
+		{"duplicate event ids", `{"methods":{},"events":{"a":{"id":3},"b":{"id":3}}}`, `event "b": id 3 is also the id of event "a"`},
+		{"bad response type", `{"methods":{"echo":{"id":1,"response":"results"}},"events":{}}`, `method "echo": response "results"`},
+	}
+	self, _ := os.Executable()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testenv.VerifyNoLeaks(t)
+			start := time.Now()
+			_, err := parent.Start(context.Background(), "bad-schema", parent.Command{Path: self, Env: testenv.WorkerEnv("PROCWIRE_FAKE=bad-schema", "PROCWIRE_FAKE_SCHEMA="+tt.schema)},
+				parent.Options{Retries: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Start = %v; want an error containing %q", err, tt.want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("refused after %v", d)
+			}
+		})
 	}
 }
 

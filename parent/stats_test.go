@@ -7,6 +7,7 @@ import (
 	"expvar"
 	"io"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,7 +194,10 @@ func TestStats(t *testing.T) {
 
 // TestStatsDroppedEvents counts the emissions a full subscriber missed.
 func TestStatsDroppedEvents(t *testing.T) {
-	m := startWorker(t, workers[0], spec())
+	var logs logBuffer
+	opts := spec()
+	opts.Logger = logs.logger()
+	m := startWorker(t, workers[0], opts)
 	sub := m.Subscribe("progress") // never read: it holds 1024
 	defer sub.Close()
 	if err := m.Call(context.Background(), "progress", map[string]int{"n": 1100}, nil); err != nil {
@@ -203,6 +207,11 @@ func TestStatsDroppedEvents(t *testing.T) {
 	s := waitStats(m, func(s parent.Stats) bool { return s.Events["progress"] == want })
 	if s.Events["progress"] != want || len(sub.C) != 1024 {
 		t.Fatalf("progress: %+v, %d held; want %+v", s.Events["progress"], len(sub.C), want)
+	}
+	// A flood from a real worker is reported with a count, not one
+	// warning per dropped event.
+	if n := strings.Count(logs.String(), "events dropped"); n > 2 {
+		t.Errorf("%d warnings for %d dropped events", n, want.Dropped)
 	}
 }
 
