@@ -5,45 +5,40 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/internal/histogram"
+	"github.com/procwire/procwire-go/metrics"
 )
 
 // Stats is a snapshot of a worker's counters since it started. Publish it
 // with expvar in one line:
 //
 //	expvar.Publish("procwire", expvar.Func(func() any { return w.Stats() }))
+//
+// The frames and bytes (metrics.Traffic) are the data channel's: frames
+// received include aborts, frames sent include events.
 type Stats struct {
-	InFlight  int64  `json:"inFlight" msgpack:"inFlight"`   // handlers running now
-	Queued    int64  `json:"queued" msgpack:"queued"`       // requests waiting for a handler slot
-	FramesIn  uint64 `json:"framesIn" msgpack:"framesIn"`   // frames received, aborts included
-	FramesOut uint64 `json:"framesOut" msgpack:"framesOut"` // frames sent, events included
-	BytesIn   uint64 `json:"bytesIn" msgpack:"bytesIn"`     // bytes received, headers included
-	BytesOut  uint64 `json:"bytesOut" msgpack:"bytesOut"`   // bytes sent, headers included
-	Aborts    uint64 `json:"aborts" msgpack:"aborts"`       // aborts that cancelled a request in flight
+	InFlight int64 `json:"inFlight" msgpack:"inFlight"` // handlers running now
+	Queued   int64 `json:"queued" msgpack:"queued"`     // requests waiting for a handler slot
+	metrics.Traffic
+	Aborts uint64 `json:"aborts" msgpack:"aborts"` // aborts that cancelled a request in flight
 	// BackpressureWaits counts frame writes that waited more than a
 	// millisecond for the socket (the parent not reading, or other frames
 	// ahead), and BackpressureWait is the time they waited in total.
-	BackpressureWaits uint64                 `json:"backpressureWaits" msgpack:"backpressureWaits"`
-	BackpressureWait  time.Duration          `json:"backpressureWaitNs" msgpack:"backpressureWaitNs"`
-	Methods           map[string]MethodStats `json:"methods" msgpack:"methods"`
+	BackpressureWaits uint64        `json:"backpressureWaits" msgpack:"backpressureWaits"`
+	BackpressureWait  time.Duration `json:"backpressureWaitNs" msgpack:"backpressureWaitNs"`
+	// Methods has an entry for every registered method.
+	Methods map[string]MethodStats `json:"methods" msgpack:"methods"`
 }
 
-// MethodStats are one method's counters. Every request ends in exactly one
-// of OK, Errors (panics included) and Aborted.
-type MethodStats struct {
-	Requests uint64         `json:"requests" msgpack:"requests"`
-	OK       uint64         `json:"ok" msgpack:"ok"`
-	Errors   uint64         `json:"errors" msgpack:"errors"`
-	Panics   uint64         `json:"panics" msgpack:"panics"`
-	Aborted  uint64         `json:"aborted" msgpack:"aborted"`
-	Latency  LatencySummary `json:"latency" msgpack:"latency"`
-}
+// MethodStats are one method's counters (metrics.Method: one type for the
+// worker and the parent). Every request ends in exactly one of OK, Errors
+// (panics included, also counted in Panics) and Aborted; a worker counts
+// no Timeouts.
+type MethodStats = metrics.Method
 
-// LatencySummary summarises handler durations (from dispatch to the end of
-// the handler, final response write included): count, mean, maximum, and
-// percentiles from power-of-two buckets, so upper bounds within a factor
-// of two. (The parent's Stats summarise call durations with the same
-// type.)
-type LatencySummary = histogram.Summary
+// LatencySummary summarises handler durations, from dispatch to the end of
+// the handler, final response write included (metrics.Latency: the
+// parent's Stats summarise call durations with the same type).
+type LatencySummary = metrics.Latency
 
 // counters are the worker-wide counters, updated with atomics.
 type counters struct {
@@ -83,11 +78,13 @@ func (mc *methodCounters) snapshot() MethodStats {
 // any time, from any goroutine.
 func (w *Worker) Stats() Stats {
 	s := Stats{
-		InFlight:          w.stats.inFlight.Load(),
-		FramesIn:          w.stats.framesIn.Load(),
-		FramesOut:         w.stats.framesOut.Load(),
-		BytesIn:           w.stats.bytesIn.Load(),
-		BytesOut:          w.stats.bytesOut.Load(),
+		InFlight: w.stats.inFlight.Load(),
+		Traffic: metrics.Traffic{
+			FramesIn:  w.stats.framesIn.Load(),
+			FramesOut: w.stats.framesOut.Load(),
+			BytesIn:   w.stats.bytesIn.Load(),
+			BytesOut:  w.stats.bytesOut.Load(),
+		},
 		Aborts:            w.stats.aborts.Load(),
 		BackpressureWaits: w.stats.backpressureWaits.Load(),
 		BackpressureWait:  time.Duration(w.stats.backpressureNs.Load()),

@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
@@ -109,14 +108,6 @@ func (c *Conn) register(m *connMethod, in any) (uint32, *callState, error) {
 	return id, cs, nil
 }
 
-func marshal(cd codec.Codec, v any) ([]byte, error) {
-	b, err := cd.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("procwire/parent: encode request: %w", err)
-	}
-	return b, nil
-}
-
 // forget removes a request the caller gives up on; the read loop drops its
 // later frames.
 func (c *Conn) forget(id uint32) {
@@ -201,39 +192,4 @@ func (c *Conn) Notify(method string, in any) error {
 	}
 	m.stats.endErr(err, begin)
 	return err
-}
-
-func decodeResponse(cd codec.Codec, f frame, out any) error {
-	if f.flags.Has(wire.FlagError) {
-		return remoteError(f.payload)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := unmarshal(cd, f.payload, out); err != nil {
-		return fmt.Errorf("procwire/parent: decode response: %w", err)
-	}
-	return nil
-}
-
-// unmarshal decodes a response payload with its codec; a MessagePack
-// payload must be one value and nothing else (see oneValue).
-func unmarshal(cd codec.Codec, payload []byte, out any) error {
-	if cd == codec.MsgPack {
-		if err := oneValue(payload); err != nil {
-			return err
-		}
-	}
-	return cd.Unmarshal(payload, out)
-}
-
-// remoteError returns the *protocol.Error a worker's error payload holds,
-// or, if the payload is not one MessagePack value, an error that says so
-// and shows what arrived.
-func remoteError(payload []byte) error {
-	var v any
-	if err := unmarshal(codec.MsgPack, payload, &v); err != nil {
-		return fmt.Errorf("procwire/parent: decode error payload: %w", err)
-	}
-	return protocol.ErrorFromPayload(v)
 }

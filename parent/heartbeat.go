@@ -22,7 +22,7 @@ func (m *Module) firstPing(in *instance) {
 	case <-in.pong:
 	case <-t.C:
 		m.log.Error("procwire/parent: worker missed its heartbeat; killing it", "timeout", m.opts.Heartbeat.Timeout)
-		in.kill("missed heartbeat")
+		in.kill(HeartbeatTimeout, "missed heartbeat")
 	case <-in.exited:
 	case <-in.conn.Done():
 	}

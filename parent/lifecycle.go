@@ -15,10 +15,8 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -248,31 +246,18 @@ func (m *Module) OnLifecycle(fn func(Lifecycle)) (stop func()) {
 // reasons); m.mu is held.
 func (m *Module) killEvent(in *instance) (Lifecycle, bool) {
 	in.killMu.Lock()
-	reason := in.killReason
+	kind, reason := in.killKind, in.killReason
 	in.killMu.Unlock()
 	l := Lifecycle{Module: m.name, State: m.state}
-	switch {
-	case reason == "missed heartbeat" && m.opts.Heartbeat != nil:
+	switch kind {
+	case HeartbeatTimeout:
 		l.Kind, l.Delay = HeartbeatTimeout, m.opts.Heartbeat.Timeout
 		l.Err = fmt.Errorf("procwire/parent: module %q missed its heartbeat (no $pong within %v)", m.name, l.Delay)
-	case strings.HasPrefix(reason, "lost its data channel"):
+	case DataChannelLoss:
 		l.Kind = DataChannelLoss
 		l.Err = fmt.Errorf("procwire/parent: module %q %s", m.name, reason)
 	default:
 		return l, false
 	}
 	return l, true
-}
-
-// exitStatus returns the exit code of an instance's process (-1 if a
-// signal ended it) and the signal (nil if none); in.exited is closed.
-func exitStatus(in *instance) (int, os.Signal) {
-	ps := in.proc.ProcessState
-	if ps == nil {
-		return -1, nil
-	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return ps.ExitCode(), ws.Signal()
-	}
-	return ps.ExitCode(), nil
 }

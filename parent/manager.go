@@ -18,16 +18,11 @@ import (
 	"sync"
 )
 
-// Errors of the Manager.
+// Errors of a Manager's registry: Register with a name already taken, and
+// every method given a name never registered.
 var (
 	ErrAlreadyRegistered = errors.New("procwire/parent: module already registered")
 	ErrNotRegistered     = errors.New("procwire/parent: module not registered")
-	// ErrNotSpawned is returned by Get for a module registered but never
-	// spawned.
-	ErrNotSpawned = errors.New("procwire/parent: module not spawned")
-	// ErrSpawnNotAllowed is returned by Spawn for a module that is running
-	// or spawning (not closed), as core's spawnNotAllowed.
-	ErrSpawnNotAllowed = errors.New("procwire/parent: module running or spawning")
 )
 
 // Manager holds modules by name, as @procwire/core's ModuleManager: a
@@ -107,6 +102,10 @@ func (g *Manager) shutdownOne(ctx context.Context, name string, unregister bool)
 	return m.Shutdown(ctx)
 }
 
+// ErrNotSpawned is returned by Get for a module registered but never
+// spawned.
+var ErrNotSpawned = errors.New("procwire/parent: module not spawned")
+
 // Get returns the module last spawned under name (it may be starting,
 // ready, restarting or closed), or an error wrapping ErrNotRegistered or
 // ErrNotSpawned.
@@ -129,6 +128,10 @@ func (g *Manager) Names() []string {
 	defer g.mu.Unlock()
 	return slices.Sorted(maps.Keys(g.mods))
 }
+
+// ErrSpawnNotAllowed is returned by Spawn for a module that is running or
+// spawning (not closed), as core's spawnNotAllowed.
+var ErrSpawnNotAllowed = errors.New("procwire/parent: module running or spawning")
 
 // Spawn spawns the named modules, or every registered one if no name is
 // given, in parallel, each with the retries of its Options, and returns

@@ -1,6 +1,7 @@
 package parent
 
-// Checking that a MessagePack payload is one value and nothing else.
+// Payloads: encoding requests, decoding responses and error payloads, and
+// checking that a MessagePack payload is one value and nothing else.
 //
 // codec.MsgPack decodes the first value of a payload and ignores what
 // follows it, so a payload that is not MessagePack at all (plain text sent
@@ -12,7 +13,57 @@ package parent
 import (
 	"errors"
 	"fmt"
+
+	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/protocol"
+	"github.com/procwire/procwire-go/wire"
 )
+
+// marshal encodes a request with its method's codec.
+func marshal(cd codec.Codec, v any) ([]byte, error) {
+	b, err := cd.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("procwire/parent: encode request: %w", err)
+	}
+	return b, nil
+}
+
+// decodeResponse decodes a result or ack frame into out, or returns the
+// worker's error if the frame carries one.
+func decodeResponse(cd codec.Codec, f frame, out any) error {
+	if f.flags.Has(wire.FlagError) {
+		return remoteError(f.payload)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := unmarshal(cd, f.payload, out); err != nil {
+		return fmt.Errorf("procwire/parent: decode response: %w", err)
+	}
+	return nil
+}
+
+// unmarshal decodes a response payload with its codec; a MessagePack
+// payload must be one value and nothing else (see oneValue).
+func unmarshal(cd codec.Codec, payload []byte, out any) error {
+	if cd == codec.MsgPack {
+		if err := oneValue(payload); err != nil {
+			return err
+		}
+	}
+	return cd.Unmarshal(payload, out)
+}
+
+// remoteError returns the *protocol.Error a worker's error payload holds,
+// or, if the payload is not one MessagePack value, an error that says so
+// and shows what arrived.
+func remoteError(payload []byte) error {
+	var v any
+	if err := unmarshal(codec.MsgPack, payload, &v); err != nil {
+		return fmt.Errorf("procwire/parent: decode error payload: %w", err)
+	}
+	return protocol.ErrorFromPayload(v)
+}
 
 // errTruncated is a payload that ends inside its value.
 var errTruncated = errors.New("truncated MessagePack value")

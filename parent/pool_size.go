@@ -184,14 +184,9 @@ func (p *Pool) retire(ctx context.Context, gone []*member) error {
 // ErrNotReady (wrapping ErrPoolClosed); a second Shutdown waits for the
 // first (or ctx).
 func (p *Pool) Shutdown(ctx context.Context) error {
-	p.mu.Lock()
-	if p.closing {
-		p.mu.Unlock()
+	if !startClosing(&p.mu, &p.closing, func() { p.route.Store(new([]*member)) }) {
 		return waitClosed(ctx, p.closed)
 	}
-	p.closing = true
-	p.route.Store(new([]*member))
-	p.mu.Unlock()
 	p.stopLife()
 	p.resizeMu.Lock() // a Resize in progress ends: its spawns and drain see life
 	p.mu.Lock()

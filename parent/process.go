@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/procwire/procwire-go/protocol"
@@ -41,8 +42,9 @@ type instance struct {
 	exitReason error         // why the process ended; see exited
 
 	killMu     sync.Mutex
-	killReason string // why the parent killed the process (the first reason given)
-	reaped     bool   // the process has been waited for: its pid may be reused
+	killReason string        // why the parent killed the process (the first reason given)
+	killKind   LifecycleKind // the lifecycle event that reason calls for, if any
+	reaped     bool          // the process has been waited for: its pid may be reused
 }
 
 // maxStderrLine is the longest stderr line forwarded whole; a longer one is
@@ -163,18 +165,19 @@ func (m *Module) startProcess(token string) (*instance, error) {
 }
 
 // kill records why the parent kills the process (unless a reason is
-// already recorded) and kills it, with its process group on Unix (the
+// already recorded): the lifecycle event it calls for (HeartbeatTimeout,
+// DataChannelLoss, or 0 for none) and the reason's text; then it kills it, with its process group on Unix (the
 // helpers it started). Once the process has been waited for, there is
 // nothing left to kill (the wait goroutine has killed the group) and no
 // reason is recorded: the process ended by itself.
-func (in *instance) kill(reason string) {
+func (in *instance) kill(kind LifecycleKind, reason string) {
 	in.killMu.Lock()
 	defer in.killMu.Unlock()
 	if in.reaped {
 		return // it ended by itself; its group is already killed
 	}
 	if in.killReason == "" {
-		in.killReason = reason
+		in.killKind, in.killReason = kind, reason
 	}
 	killGroup(in.proc.Process.Pid)
 	in.proc.Process.Kill()
@@ -275,4 +278,17 @@ func (l *lineCutter) split(data []byte, atEOF bool) (int, []byte, error) {
 		return len(data), data, nil
 	}
 	return advance, token, err
+}
+
+// exitStatus returns the exit code of an instance's process (-1 if a
+// signal ended it) and the signal (nil if none); in.exited is closed.
+func exitStatus(in *instance) (int, os.Signal) {
+	ps := in.proc.ProcessState
+	if ps == nil {
+		return -1, nil
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return ps.ExitCode(), ws.Signal()
+	}
+	return ps.ExitCode(), nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/internal/histogram"
+	"github.com/procwire/procwire-go/metrics"
 )
 
 // Stats is a snapshot of a module's counters. Publish it with expvar in
@@ -40,41 +41,33 @@ type Stats struct {
 
 // ConnStats are the counters of the data channel: a connection's since
 // NewConn (Conn.Stats), or a module's connections' since Start (Stats).
+// The frames and bytes (metrics.Traffic) count events among the frames
+// received, aborts and AUTH among those sent.
 type ConnStats struct {
-	InFlight  int    `json:"inFlight" msgpack:"inFlight"`   // requests awaiting their response (a stream: its end)
-	FramesIn  uint64 `json:"framesIn" msgpack:"framesIn"`   // frames received, events included
-	FramesOut uint64 `json:"framesOut" msgpack:"framesOut"` // frames sent, aborts and AUTH included
-	BytesIn   uint64 `json:"bytesIn" msgpack:"bytesIn"`     // bytes received, headers included
-	BytesOut  uint64 `json:"bytesOut" msgpack:"bytesOut"`   // bytes sent, headers included
+	InFlight int `json:"inFlight" msgpack:"inFlight"` // requests awaiting their response (a stream: its end)
+	metrics.Traffic
 	// Methods has an entry for every method of the worker's schema.
 	Methods map[string]MethodStats `json:"methods" msgpack:"methods"`
 	// Events has an entry for every event of the worker's schema.
 	Events map[string]EventStats `json:"events" msgpack:"events"`
 }
 
-// MethodStats are one method's counters. Every call to a method of the
-// schema (Call, Ack, Notify, Stream) counts as a request and ends in
-// exactly one of OK, Errors, Timeouts and Aborted: Errors are worker
-// errors, the end of the connection, and encode, decode and write
-// failures; Timeouts the request timeouts (ErrTimeout); Aborted the calls
-// whose context ended first (a cancellable method is sent the abort) and
-// the streams their consumer left early.
-type MethodStats struct {
-	Requests uint64         `json:"requests" msgpack:"requests"`
-	OK       uint64         `json:"ok" msgpack:"ok"`
-	Errors   uint64         `json:"errors" msgpack:"errors"`
-	Timeouts uint64         `json:"timeouts" msgpack:"timeouts"`
-	Aborted  uint64         `json:"aborted" msgpack:"aborted"`
-	Latency  LatencySummary `json:"latency" msgpack:"latency"`
-}
+// MethodStats are one method's counters (metrics.Method: one type for the
+// parent and the worker). Every call to a method of the schema (Call, Ack,
+// Notify, Stream) counts as a request and ends in exactly one of OK,
+// Errors, Timeouts and Aborted: Errors are worker errors, the end of the
+// connection, and encode, decode and write failures; Timeouts the request
+// timeouts (ErrTimeout); Aborted the calls whose context ended first (a
+// cancellable method is sent the abort) and the streams their consumer
+// left early. Panics is always 0 on the parent.
+type MethodStats = metrics.Method
 
 // LatencySummary summarises how long calls took as their callers saw it,
 // whatever the outcome: from the call to its return (a stream: to its
 // end, the loop body's time included; Notify: until the request is
-// written): count, mean, maximum, and percentiles from power-of-two
-// buckets, so upper bounds within a factor of two. The worker's Stats
-// summarise handler durations with the same type.
-type LatencySummary = histogram.Summary
+// written). It is metrics.Latency: the worker's Stats summarise handler
+// durations with the same type.
+type LatencySummary = metrics.Latency
 
 // EventStats are one event's counters.
 type EventStats struct {
@@ -251,9 +244,9 @@ func (c *counters) merge(ended *counters) {
 func (t *tally) stats(inFlight int) ConnStats {
 	s := ConnStats{
 		InFlight: inFlight,
-		FramesIn: t.framesIn, FramesOut: t.framesOut, BytesIn: t.bytesIn, BytesOut: t.bytesOut,
-		Methods: make(map[string]MethodStats, len(t.methods)),
-		Events:  t.events,
+		Traffic:  metrics.Traffic{FramesIn: t.framesIn, FramesOut: t.framesOut, BytesIn: t.bytesIn, BytesOut: t.bytesOut},
+		Methods:  make(map[string]MethodStats, len(t.methods)),
+		Events:   t.events,
 	}
 	if s.Events == nil {
 		s.Events = make(map[string]EventStats)

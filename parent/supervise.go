@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/procwire/procwire-go/protocol"
@@ -86,7 +87,7 @@ func (m *Module) spawnOnce(ctx context.Context) error {
 		return err
 	}
 	fail := func(err error) error {
-		in.kill("start failed: " + err.Error())
+		in.kill(0, "start failed: "+err.Error())
 		<-in.exited
 		return err
 	}
@@ -198,7 +199,7 @@ func (m *Module) supervise(in *instance) {
 			deadline = nil
 		case <-deadline:
 			m.log.Error("procwire/parent: worker missed its heartbeat; killing it", "timeout", m.opts.Heartbeat.Timeout)
-			in.kill("missed heartbeat")
+			in.kill(HeartbeatTimeout, "missed heartbeat")
 			deadline = nil
 		case <-connDone:
 			connDone = nil
@@ -210,7 +211,7 @@ func (m *Module) supervise(in *instance) {
 			if !m.isClosing() {
 				reason := closeReason(in.conn.Err())
 				m.log.Error("procwire/parent: worker lost its data channel; killing it", "reason", reason)
-				in.kill("lost its data channel: " + reason)
+				in.kill(DataChannelLoss, "lost its data channel: "+reason)
 			}
 		case <-in.exited:
 			in.conn.Close()
@@ -306,6 +307,21 @@ func waitClosed(ctx context.Context, closed <-chan struct{}) error {
 	}
 }
 
+// startClosing is how a Shutdown that runs once begins (a Module's, a
+// Pool's): under mu, it reports whether *closing was still false, and if
+// so sets it and calls first (which sees the owner's state as the
+// shutdown begins). A later Shutdown gets false and waits (waitClosed).
+func startClosing(mu *sync.Mutex, closing *bool, first func()) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	if *closing {
+		return false
+	}
+	*closing = true
+	first()
+	return true
+}
+
 // errShuttingDown fails a restart that Shutdown overtook.
 var errShuttingDown = errors.New("procwire/parent: module shutting down")
 
@@ -316,14 +332,10 @@ var errShuttingDown = errors.New("procwire/parent: module shutting down")
 // and every lifecycle event has been delivered; a second call waits for
 // the first (or ctx).
 func (m *Module) Shutdown(ctx context.Context) error {
-	m.mu.Lock()
-	if m.closing {
-		m.mu.Unlock()
+	var in *instance
+	if !startClosing(&m.mu, &m.closing, func() { in = m.cur }) {
 		return waitClosed(ctx, m.closed)
 	}
-	m.closing = true
-	in := m.cur
-	m.mu.Unlock()
 	m.stopLife() // a spawn or restart in progress gives up; spawnOnce sees closing
 	if in != nil {
 		in.control(protocol.ShutdownLine)
@@ -339,7 +351,7 @@ func (m *Module) Shutdown(ctx context.Context) error {
 			killed = "shutdown: " + ctx.Err().Error()
 		}
 		if killed != "" {
-			in.kill(killed)
+			in.kill(0, killed)
 			<-in.exited
 			m.emit(Lifecycle{Kind: Failure, Err: fmt.Errorf("procwire/parent: module %q %s; killed", m.name, killed)})
 		}

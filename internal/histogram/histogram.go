@@ -8,6 +8,8 @@ import (
 	"math/bits"
 	"sync/atomic"
 	"time"
+
+	"github.com/procwire/procwire-go/metrics"
 )
 
 // Buckets is the number of buckets: bucket i counts durations in
@@ -89,20 +91,10 @@ func (h *Histogram) Summary() Summary {
 	return s.Summary()
 }
 
-// Summary summarises durations: their count, mean and maximum, and
-// percentiles that are upper bounds within a factor of two (the upper
-// bound of their bucket, capped at Max; Max itself for the open-ended last
-// bucket).
-//
-// The worker's and the parent's Stats expose it as LatencySummary.
-type Summary struct {
-	Count uint64        `json:"count" msgpack:"count"`
-	Mean  time.Duration `json:"meanNs" msgpack:"meanNs"`
-	Max   time.Duration `json:"maxNs" msgpack:"maxNs"`
-	P50   time.Duration `json:"p50Ns" msgpack:"p50Ns"`
-	P90   time.Duration `json:"p90Ns" msgpack:"p90Ns"`
-	P99   time.Duration `json:"p99Ns" msgpack:"p99Ns"`
-}
+// Summary summarises durations: the statistics' one type for a latency
+// (metrics.Latency), which the worker's and the parent's Stats expose as
+// LatencySummary.
+type Summary = metrics.Latency
 
 // Summary summarises the durations of the snapshot.
 func (snap *Snapshot) Summary() Summary {
