@@ -6,8 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/rpc"
 	"os"
 	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,4 +175,154 @@ func BenchmarkWorkerRawClient(b *testing.B) {
 	}
 	defer nc.Close()
 	rawEchoes(b, nc, w.MethodID("echoRaw"))
+}
+
+// SmallStruct is the ~100-byte request of the small-call benchmarks, the
+// shape of bench/compare's echo.
+type SmallStruct struct {
+	Name  string  `msgpack:"name"`
+	ID    int64   `msgpack:"id"`
+	Count int32   `msgpack:"count"`
+	Score float64 `msgpack:"score"`
+	OK    bool    `msgpack:"ok"`
+	Tags  []int64 `msgpack:"tags"`
+	Note  string  `msgpack:"note"`
+}
+
+var small = SmallStruct{Name: "procwire benchmark", ID: 1 << 40, Count: 12345, Score: 98.6, OK: true,
+	Tags: []int64{1, 2, 3, 4, 5, 6, 7, 8}, Note: "a small struct echoed through the worker"}
+
+// BenchmarkCallParallel measures 64 concurrent callers of a small struct
+// echo through the Go parent and the Go conformance worker, with the CPU
+// time per request of this process (the parent and the callers) and of
+// the worker, from the kernel's per-thread accounting (Linux only): the
+// figures issue 13's targets compare with net/rpc.
+//
+//	go test -run '^$' -bench CallParallel -benchtime 3s ./parent/
+func BenchmarkCallParallel(b *testing.B) {
+	m, err := parent.Start(context.Background(), "w", parent.Command{Path: conformance(b)}, parent.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Shutdown(context.Background())
+	const callers = 64
+	run := func(n int64) {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var out SmallStruct
+				for next.Add(1) <= n {
+					if err := m.Call(context.Background(), "echo", small, &out); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	run(1000)
+	pid := strconv.Itoa(m.Stats().PID)
+	w0, s0 := cpuTime(pid), cpuTime("self")
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	run(int64(b.N))
+	elapsed := time.Since(start)
+	b.StopTimer()
+	w1, s1 := cpuTime(pid), cpuTime("self")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	if w1 > w0 {
+		b.ReportMetric(float64(s1-s0)/float64(time.Microsecond)/float64(b.N), "parent-cpu-µs/req")
+		b.ReportMetric(float64(w1-w0)/float64(time.Microsecond)/float64(b.N), "worker-cpu-µs/req")
+	}
+}
+
+// BenchmarkCallParallelNetRPC is BenchmarkCallParallel's baseline: the
+// same echo from 64 callers with the standard library's net/rpc (gob over
+// the child's stdin and stdout), what a Go team would use without
+// Procwire. bench/compare runs the full comparison (and go-plugin).
+func BenchmarkCallParallelNetRPC(b *testing.B) {
+	self, _ := os.Executable()
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), "PROCWIRE_FAKE=netrpc")
+	cmd.Stderr = os.Stderr
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	client := rpc.NewClient(struct {
+		io.Reader
+		io.WriteCloser
+	}{r, w})
+	defer func() {
+		client.Close()
+		cmd.Wait()
+	}()
+	const callers = 64
+	run := func(n int64) {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var out SmallStruct
+				for next.Add(1) <= n {
+					if err := client.Call("Echo.Echo", small, &out); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	run(1000)
+	pid := strconv.Itoa(cmd.Process.Pid)
+	w0, s0 := cpuTime(pid), cpuTime("self")
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	run(int64(b.N))
+	elapsed := time.Since(start)
+	b.StopTimer()
+	w1, s1 := cpuTime(pid), cpuTime("self")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	if w1 > w0 {
+		b.ReportMetric(float64(s1-s0)/float64(time.Microsecond)/float64(b.N), "parent-cpu-µs/req")
+		b.ReportMetric(float64(w1-w0)/float64(time.Microsecond)/float64(b.N), "worker-cpu-µs/req")
+	}
+}
+
+// Echo is the net/rpc service of the netrpc peer.
+type Echo struct{}
+
+// Echo answers with its argument.
+func (Echo) Echo(in SmallStruct, out *SmallStruct) error {
+	*out = in
+	return nil
+}
+
+// netRPCPeer serves Echo with net/rpc on stdin and stdout.
+func netRPCPeer() {
+	srv := rpc.NewServer()
+	if err := srv.Register(Echo{}); err != nil {
+		panic(err)
+	}
+	srv.ServeConn(struct {
+		io.Reader
+		io.Writer
+		io.Closer
+	}{os.Stdin, os.Stdout, os.Stdin})
 }

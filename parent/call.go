@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
@@ -101,7 +102,18 @@ func (c *Conn) register(m *connMethod, in any) (uint32, *callState, error) {
 	id := c.nextID
 	c.inflight[id] = cs
 	c.mu.Unlock()
-	if err := c.send(wire.Header{Method: m.ID, RequestID: id}, payload); err != nil {
+	h := wire.Header{Method: m.ID, RequestID: id}
+	if m.RequestCodec == codec.MsgPack {
+		// The payload is the connection's (marshal's own buffer): the
+		// frame may be written by another caller, after this one has
+		// started waiting; a failed write fails the call through the
+		// end of the connection.
+		c.post(h, payload)
+		return id, cs, nil
+	}
+	// Other codecs may return the caller's memory (codec.Raw does),
+	// which must not be read once the call returned: wait for the write.
+	if err := c.send(h, payload); err != nil {
 		c.forget(id)
 		return 0, nil, err
 	}
@@ -126,7 +138,7 @@ func (c *Conn) forget(id uint32) {
 func (c *Conn) abort(m *connMethod, id uint32) {
 	c.forget(id)
 	if m.Cancellable {
-		c.send(wire.Header{Method: wire.MethodAbort, RequestID: id}, nil)
+		c.post(wire.Header{Method: wire.MethodAbort, RequestID: id}, nil)
 	}
 }
 

@@ -34,8 +34,7 @@ type Conn struct {
 	stats    *counters     // the entries of methods and events point into it
 	readDone chan struct{} // closed by the read loop when it has ended
 
-	wmu sync.Mutex
-	wr  *wire.Writer // guarded by wmu: one frame at a time
+	sq sendQueue // frames to write, combined (see send.go)
 
 	mu       sync.Mutex
 	nextID   uint32                  // guarded by mu: the last request id given
@@ -43,6 +42,7 @@ type Conn struct {
 	subs     map[string][]chan Event // guarded by mu; closed by the read loop when it ends
 	closing  bool                    // guarded by mu: Close was called
 	err      error                   // guarded by mu: why the read loop stopped; nil while it runs
+	werr     error                   // guarded by mu: the first write error (see send.go)
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed by Close
@@ -99,7 +99,6 @@ func NewConn(nc net.Conn, maxPayload uint32, methods []protocol.MethodDesc, even
 		methods:  make(map[string]*connMethod, len(methods)),
 		events:   make(map[uint16]*connEvent, len(events)),
 		stats:    new(counters),
-		wr:       wire.NewWriter(nc),
 		inflight: make(map[uint32]*callState),
 		subs:     make(map[string][]chan Event),
 		readDone: make(chan struct{}),
@@ -111,6 +110,8 @@ func NewConn(nc net.Conn, maxPayload uint32, methods []protocol.MethodDesc, even
 	for _, e := range events {
 		c.events[e.ID] = &connEvent{EventDesc: e, stats: c.stats.event(e.Name)}
 	}
+	c.sq.cond.L = &c.sq.smu
+	c.sq.wr = wire.NewWriter(nc)
 	go c.read(maxPayload)
 	return c
 }
@@ -150,31 +151,6 @@ func (c *Conn) Err() error {
 // SendAuth sends the AUTH frame carrying token; it must be the first frame.
 func (c *Conn) SendAuth(token string) error {
 	return c.send(wire.Header{Method: wire.MethodAuth}, []byte(token))
-}
-
-// send writes one frame. A failed write is reported as the end of the
-// connection: the reason the read loop records (it waits a moment for it:
-// the worker's exit, when that follows), else ErrClosed after Close, else
-// the write error wrapped with ErrClosed.
-func (c *Conn) send(h wire.Header, payload []byte) error {
-	c.wmu.Lock()
-	n, err := c.wr.WriteFrame(h, payload)
-	c.wmu.Unlock()
-	c.stats.bytesOut.Add(uint64(n))
-	if err == nil {
-		c.stats.framesOut.Add(1)
-		return nil
-	}
-	c.awaitEnd()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case c.err != nil:
-		return c.err
-	case c.closing:
-		return ErrClosed
-	}
-	return &closeError{reason: "write failed: " + err.Error(), cause: err}
 }
 
 // endWait bounds how long a failed write waits for the read loop to end
@@ -351,6 +327,8 @@ func (c *Conn) finish(cause, exit error) {
 		c.err = &closeError{reason: "worker exited: " + exit.Error(), cause: exit, read: cause}
 	case c.closing:
 		c.err = ErrClosed
+	case c.werr != nil: // the writer closed the socket
+		c.err = &closeError{reason: "write failed: " + c.werr.Error(), cause: c.werr}
 	default:
 		c.err = endedBy(cause)
 	}

@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 		case "sdk-pump":
 			sdkPump()
 			return
+		case "netrpc":
+			netRPCPeer()
+			return
 		}
 		fakeWorker(mode)
 		return
@@ -73,6 +76,9 @@ func TestMain(m *testing.M) {
 // All but deaf, stdin-closed and the ones that die exit on $shutdown.
 func fakeWorker(mode string) {
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("pw-fake-%d.sock", os.Getpid()))
+	// A fake killed earlier with the same pid left its socket file behind
+	// (no live process has this pid but this one).
+	os.Remove(path)
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		os.Exit(2)
