@@ -19,7 +19,8 @@ GO   ?= go
 IN_CI := $(filter-out 0 false,$(CI))
 
 .PHONY: demo test deps vet lint staticcheck govulncheck unit fuzz bench \
-	bench-smoke soak test-windows skip-fuzz skip-test-windows
+	bench-smoke bench-compare bench-compare-smoke soak test-windows skip-fuzz \
+	skip-test-windows
 
 # Install the pinned Node 22 and @procwire packages (package-lock.json).
 deps: interop/node_modules/.package-lock.json
@@ -35,6 +36,8 @@ vet:
 	$(GO) vet ./...
 	GOOS=darwin $(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
+	cd bench/compare && $(GO) vet ./... && GOOS=darwin $(GO) vet ./... && \
+		GOOS=windows $(GO) vet ./...
 
 # Linters, pinned, installed with `go install` into bin/tools/ (never in
 # go.mod). Configuration: staticcheck.conf. staticcheck runs once per build
@@ -85,6 +88,19 @@ bench-smoke:
 bench: deps
 	$(GO) run ./bench $(BENCHFLAGS)
 
+# The Go parent against hashicorp/go-plugin (gRPC) and net/rpc (gob), in a
+# nested module (bench/compare) that keeps their dependencies out of
+# go.mod; see BENCHMARKS.md. COMPAREFLAGS, e.g. -runs 3 (default 5).
+bench-compare:
+	cd bench/compare && $(GO) run . $(COMPAREFLAGS)
+
+# Its smoke test: the nested module's tests (they build the four programs
+# and run one tiny iteration of every scenario of each), then the command
+# once in -quick mode.
+bench-compare-smoke:
+	cd bench/compare && $(GO) test -race ./... && \
+		$(GO) run . -quick -runs 1 -out ../out/compare-smoke.json
+
 # A million mixed requests under the real parent with a 20 ms heartbeat;
 # not part of `make test` (SOAK_TOTAL to change the count).
 soak: deps
@@ -106,9 +122,9 @@ MINGW := $(shell command -v x86_64-w64-mingw32-gcc)
 WINE_MISSING := $(strip $(if $(WINE),,wine64 (or wine)) \
 	$(if $(or $(WINE),$(MINGW)),,and) $(if $(MINGW),,x86_64-w64-mingw32-gcc))
 ifneq ($(IN_CI),)
-TEST_MORE := fuzz bench-smoke test-windows
+TEST_MORE := fuzz bench-smoke bench-compare-smoke test-windows
 else
-TEST_MORE := bench-smoke $(if $(and $(WINE),$(MINGW)),test-windows) skip-fuzz \
+TEST_MORE := bench-smoke bench-compare-smoke $(if $(and $(WINE),$(MINGW)),test-windows) skip-fuzz \
 	$(if $(and $(WINE),$(MINGW)),,skip-test-windows)
 endif
 
