@@ -20,6 +20,25 @@ type Codec interface {
 	Unmarshal(data []byte, v any) error
 }
 
+// OwnedUnmarshaler is implemented by codecs that can decode without
+// copying when the caller gives the payload up: UnmarshalOwned decodes data
+// into v as Unmarshal does, except that the result may keep referencing
+// data, which nobody may modify or reuse afterwards. The worker decodes a
+// request this way (each request's payload is a buffer of its own, kept
+// only by what the handler keeps), the Go parent a result.
+type OwnedUnmarshaler interface {
+	UnmarshalOwned(data []byte, v any) error
+}
+
+// UnmarshalOwned decodes data into v with c, given up by the caller (see
+// OwnedUnmarshaler): without copying where c can, else with c.Unmarshal.
+func UnmarshalOwned(c Codec, data []byte, v any) error {
+	if o, ok := c.(OwnedUnmarshaler); ok {
+		return o.UnmarshalOwned(data, v)
+	}
+	return c.Unmarshal(data, v)
+}
+
 // ChunkMarshaler is implemented by codecs that can encode a value as several
 // byte slices to be written back to back (with one vectored write) instead
 // of one concatenated buffer.

@@ -246,29 +246,7 @@ func BenchmarkCallParallel(b *testing.B) {
 // the child's stdin and stdout), what a Go team would use without
 // Procwire. bench/compare runs the full comparison (and go-plugin).
 func BenchmarkCallParallelNetRPC(b *testing.B) {
-	self, _ := os.Executable()
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), "PROCWIRE_FAKE=netrpc")
-	cmd.Stderr = os.Stderr
-	w, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	r, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	client := rpc.NewClient(struct {
-		io.Reader
-		io.WriteCloser
-	}{r, w})
-	defer func() {
-		client.Close()
-		cmd.Wait()
-	}()
+	client, pid := netRPCClient(b)
 	const callers = 64
 	run := func(n int64) {
 		var next atomic.Int64
@@ -289,7 +267,6 @@ func BenchmarkCallParallelNetRPC(b *testing.B) {
 		wg.Wait()
 	}
 	run(1000)
-	pid := strconv.Itoa(cmd.Process.Pid)
 	w0, s0 := cpuTime(pid), cpuTime("self")
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -303,6 +280,58 @@ func BenchmarkCallParallelNetRPC(b *testing.B) {
 		b.ReportMetric(float64(s1-s0)/float64(time.Microsecond)/float64(b.N), "parent-cpu-µs/req")
 		b.ReportMetric(float64(w1-w0)/float64(time.Microsecond)/float64(b.N), "worker-cpu-µs/req")
 	}
+}
+
+// BenchmarkRoundTripSmall is one caller's round trip of the small struct
+// echo (BenchmarkCallParallel's), and BenchmarkRoundTripNetRPC the same
+// with net/rpc: compare both with BenchmarkRawPingPong.
+func BenchmarkRoundTripSmall(b *testing.B) {
+	m, err := parent.Start(context.Background(), "w", parent.Command{Path: conformance(b)}, parent.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Shutdown(context.Background())
+	benchCalls(b, m, "echo", small, new(SmallStruct))
+}
+
+func BenchmarkRoundTripNetRPC(b *testing.B) {
+	client, _ := netRPCClient(b)
+	var out SmallStruct
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := client.Call("Echo.Echo", small, &out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// netRPCClient starts the netrpc peer (this test binary) and returns a
+// net/rpc client on its stdin and stdout, and its pid; b's cleanup stops it.
+func netRPCClient(b *testing.B) (*rpc.Client, string) {
+	self, _ := os.Executable()
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), "PROCWIRE_FAKE=netrpc")
+	cmd.Stderr = os.Stderr
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	client := rpc.NewClient(struct {
+		io.Reader
+		io.WriteCloser
+	}{r, w})
+	b.Cleanup(func() {
+		client.Close()
+		cmd.Wait()
+	})
+	return client, strconv.Itoa(cmd.Process.Pid)
 }
 
 // Echo is the net/rpc service of the netrpc peer.

@@ -37,19 +37,25 @@ func decodeResponse(cd codec.Codec, f frame, out any) error {
 	if out == nil {
 		return nil
 	}
-	if err := unmarshal(cd, f.payload, out); err != nil {
+	// A result's payload is a buffer of its own (only stream chunks are
+	// pooled): the decoded value may reference it (codec.UnmarshalOwned).
+	if err := unmarshal(cd, f.payload, out, f.buf == nil); err != nil {
 		return fmt.Errorf("procwire/parent: decode response: %w", err)
 	}
 	return nil
 }
 
-// unmarshal decodes a response payload with its codec; a MessagePack
-// payload must be one value and nothing else (see oneValue).
-func unmarshal(cd codec.Codec, payload []byte, out any) error {
+// unmarshal decodes a response payload with its codec, which may keep
+// referencing the payload if it is owned (see codec.UnmarshalOwned); a
+// MessagePack payload must be one value and nothing else (see oneValue).
+func unmarshal(cd codec.Codec, payload []byte, out any, owned bool) error {
 	if cd == codec.MsgPack {
 		if err := oneValue(payload); err != nil {
 			return err
 		}
+	}
+	if owned {
+		return codec.UnmarshalOwned(cd, payload, out)
 	}
 	return cd.Unmarshal(payload, out)
 }
@@ -59,7 +65,7 @@ func unmarshal(cd codec.Codec, payload []byte, out any) error {
 // and shows what arrived.
 func remoteError(payload []byte) error {
 	var v any
-	if err := unmarshal(codec.MsgPack, payload, &v); err != nil {
+	if err := unmarshal(codec.MsgPack, payload, &v, false); err != nil {
 		return fmt.Errorf("procwire/parent: decode error payload: %w", err)
 	}
 	return protocol.ErrorFromPayload(v)

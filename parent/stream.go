@@ -77,7 +77,7 @@ type Chunk struct {
 // Decode decodes the chunk with the method's response codec (a MessagePack
 // chunk must be one value and nothing else). The decoded value may alias
 // Payload if the codec does (codec.Raw does).
-func (c *Chunk) Decode(v any) error { return unmarshal(c.codec, c.Payload, v) }
+func (c *Chunk) Decode(v any) error { return unmarshal(c.codec, c.Payload, v, false) }
 
 // Keep hands the payload over to the caller: it stays valid after the loop
 // body returns, and the connection will not reuse it.

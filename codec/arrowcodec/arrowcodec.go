@@ -238,6 +238,18 @@ func (c *ArrowCodec) encode(schema *arrow.Schema, sizeHint int, write func(*ipc.
 // after Unmarshal returns and, unless Options.ZeroCopy is set, do not
 // reference data. Unmarshal does not modify data.
 func (c *ArrowCodec) Unmarshal(data []byte, v any) error {
+	return c.unmarshal(data, v, c.zeroCopy)
+}
+
+// UnmarshalOwned decodes data as Unmarshal does, with the message bodies
+// referenced in place, as with Options.ZeroCopy, whatever the options: the
+// caller gives data up (codec.OwnedUnmarshaler), so nothing can change the
+// buffers under the batches. The validation is the same.
+func (c *ArrowCodec) UnmarshalOwned(data []byte, v any) error {
+	return c.unmarshal(data, v, true)
+}
+
+func (c *ArrowCodec) unmarshal(data []byte, v any, zeroCopy bool) error {
 	var target string // the kind of v, for the nil message
 	switch p := v.(type) {
 	case *arrow.RecordBatch:
@@ -253,7 +265,7 @@ func (c *ArrowCodec) Unmarshal(data []byte, v any) error {
 		return errors.New("arrowcodec: cannot decode into a nil " + target)
 	}
 	mem := c.limited()
-	schema, recs, err := c.decode(data, mem)
+	schema, recs, err := c.decode(data, mem, zeroCopy)
 	if err != nil {
 		return mem.check(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/codec/arrowcodec"
 )
 
@@ -372,18 +373,31 @@ func TestNodeStreams(t *testing.T) {
 
 // TestDecodeCopies checks that decoded records do not reference the
 // payload, which the worker and the parent may reuse, and that ZeroCopy
-// does.
+// and UnmarshalOwned (codec.UnmarshalOwned: a payload given up) do.
 func TestDecodeCopies(t *testing.T) {
 	rec := makeRecord(memory.DefaultAllocator, 0, 64)
 	defer rec.Release()
-	for _, zeroCopy := range []bool{false, true} {
-		c := arrowcodec.New(arrowcodec.Options{ZeroCopy: zeroCopy})
+	for _, tt := range []struct {
+		name            string
+		opts            arrowcodec.Options
+		owned, zeroCopy bool
+	}{
+		{"Unmarshal", arrowcodec.Options{}, false, false},
+		{"Unmarshal with ZeroCopy", arrowcodec.Options{ZeroCopy: true}, false, true},
+		{"UnmarshalOwned", arrowcodec.Options{}, true, true},
+	} {
+		zeroCopy := tt.zeroCopy
+		c := arrowcodec.New(tt.opts)
 		data, err := c.Marshal(rec)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got arrow.RecordBatch
-		if err := c.Unmarshal(data, &got); err != nil {
+		decode := c.Unmarshal
+		if tt.owned {
+			decode = func(data []byte, v any) error { return codec.UnmarshalOwned(c, data, v) }
+		}
+		if err := decode(data, &got); err != nil {
 			t.Fatal(err)
 		}
 		want := got.Column(0).(*array.Float64).Value(63)
@@ -396,7 +410,7 @@ func TestDecodeCopies(t *testing.T) {
 		}
 		changed := got.Column(0).(*array.Float64).Value(63) != want
 		if changed != zeroCopy {
-			t.Errorf("ZeroCopy %v: the decoded record changed with the payload: %v", zeroCopy, changed)
+			t.Errorf("%s: the decoded record changed with the payload: %v", tt.name, changed)
 		}
 		got.Release()
 	}

@@ -17,8 +17,8 @@ import (
 
 // decode reads every record batch of the stream data with memory from mem.
 // The caller owns the returned batches.
-func (c *ArrowCodec) decode(data []byte, mem *limitAllocator) (schema *arrow.Schema, recs []arrow.RecordBatch, err error) {
-	mr := &sliceReader{data: data, mem: mem, zeroCopy: c.zeroCopy}
+func (c *ArrowCodec) decode(data []byte, mem *limitAllocator, zeroCopy bool) (schema *arrow.Schema, recs []arrow.RecordBatch, err error) {
+	mr := &sliceReader{data: data, mem: mem, zeroCopy: zeroCopy}
 	mr.refs.Store(1)
 	var out []arrow.RecordBatch
 	defer func() {
