@@ -3,21 +3,27 @@ package procwire
 import (
 	"context"
 	"errors"
-	"fmt"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 )
 
 // call is one request in flight.
+//
+// A *call is also its handler's context: the embedded Context is the
+// call's own (cancelled on abort, disconnect, shutdown, timeout), and
+// Value adds the request's metadata (interceptor.go), so that
+// RequestInfoFromContext costs no allocation.
 type call struct {
-	id      uint32
+	context.Context // set when the handler starts
+
 	m       *method
 	payload []byte
 	cancel  context.CancelCauseFunc // set when the handler starts; guarded by serverConn.mu
-	aborted atomic.Bool             // set when the parent aborted: nothing more is sent
-	req     Request                 // the handler's view, allocated with the call
+	id      uint32
+	aborted atomic.Bool // set when the parent aborted: nothing more is sent
+	req     Request     // the handler's view, allocated with the call
 	rw      ResponseWriter
+	x       *callHooks // the worker's interceptors and observers, nil if none
 }
 
 func (c *serverConn) serveCall(cl *call) {
@@ -38,6 +44,13 @@ func (c *serverConn) serveCall(cl *call) {
 	}
 	defer cancel(context.Canceled)
 
+	cl.Context = ctx
+	if x := c.w.hooks(); x != nil {
+		cl.x = &callHooks{hooks: x}
+		if x.observe != nil {
+			cl.x.obs = new(callObs)
+		}
+	}
 	cl.req = Request{Method: m.Name, MethodID: m.ID, ID: cl.id, Payload: cl.payload, codec: m.RequestCodec}
 	cl.rw = ResponseWriter{c: c, call: cl}
 	req, rw := &cl.req, &cl.rw
@@ -67,7 +80,13 @@ func (c *serverConn) serveCall(cl *call) {
 				"bytes", len(cl.payload), "outcome", outcome, "error", err)
 		}
 	}()
-	err = c.invoke(ctx, m, req, rw)
+	err = c.invoke(cl, req, rw)
+	if cl.x != nil && cl.x.obs != nil {
+		cause := context.Cause(ctx)
+		c.complete(cl, rw, err)
+		c.observed(cl, err, cause)
+		return
+	}
 	c.complete(cl, rw, err)
 }
 
@@ -113,16 +132,12 @@ func (c *serverConn) logWriteErr(m *method, cl *call, err error) {
 	c.log.Warn("procwire: could not send the response", "method", m.Name, "request_id", cl.id, "error", err)
 }
 
-// invoke calls the handler, turning a panic into an error.
-func (c *serverConn) invoke(ctx context.Context, m *method, req *Request, rw *ResponseWriter) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			c.log.Error("procwire: handler panicked", "method", m.Name, "request_id", req.ID, "panic", p, "stack", string(debug.Stack()))
-			err = fmt.Errorf("panic in handler %q: %v", m.Name, p)
-			if m.stats != nil {
-				m.stats.panics.Add(1)
-			}
-		}
-	}()
-	return m.serve(ctx, req, rw)
+// invoke calls the handler, through the interceptors if there are any,
+// turning a panic into an error. ctx is the call itself.
+func (c *serverConn) invoke(cl *call, req *Request, rw *ResponseWriter) (err error) {
+	defer c.recoverHandler(cl, &err)
+	if cl.x != nil && cl.x.handler != nil {
+		return cl.x.handler(cl, req, rw)
+	}
+	return cl.m.serve(cl, req, rw)
 }

@@ -3,6 +3,7 @@ package procwire
 import (
 	"errors"
 
+	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/protocol"
 )
 
@@ -40,7 +41,41 @@ var (
 //		Details: map[string]any{"id": id}}
 type Error = protocol.Error
 
-// Errorf returns an *Error with the given code and formatted message.
+// CodeBadRequest is the Code of the *Error with which the worker answers
+// a request whose payload does not decode into the handler's request type
+// (protocol.CodeBadRequest, the same from every worker of this SDK). The
+// Node parent sees err.message (`thumbnail: field "width": want integer,
+// got string "120"`) and err.data.code, err.data.method, err.data.codec,
+// and for MessagePack err.data.field, err.data.want and err.data.got (see
+// codec.DecodeError). Request.Decode returns it, and the typed handlers
+// (Handle, HandleAck, HandleStream, HandleNotify) send it before their
+// function runs.
+const CodeBadRequest = protocol.CodeBadRequest
+
+// Errorf returns an *Error with the given code and a message formatted as
+// fmt.Errorf formats it: a %w verb wraps its operand, which errors.Is and
+// errors.As then see through the *Error; the parent receives the text.
 func Errorf(code, format string, args ...any) *Error {
 	return protocol.Errorf(code, format, args...)
+}
+
+// badRequest is the error of a request to method whose payload the codec
+// named codecName could not decode (err): CodeBadRequest, with the field,
+// want and got of a codec.DecodeError.
+func badRequest(method, codecName string, err error) *Error {
+	e := &Error{Code: CodeBadRequest, Err: err, Details: map[string]any{"method": method, "codec": codecName}}
+	var de *codec.DecodeError
+	if !errors.As(err, &de) {
+		e.Message = method + ": cannot decode the " + codecName + " request: " + err.Error()
+		return e
+	}
+	e.Message = method + ": " + de.Reason()
+	if de.Field != "" {
+		e.Details["field"] = de.Field
+	}
+	if de.Want != "" {
+		e.Details["want"] = de.Want
+	}
+	e.Details["got"] = de.Got
+	return e
 }

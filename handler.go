@@ -26,17 +26,25 @@ type Request struct {
 	MethodID uint16
 	// ID is the parent's request id, 0 for methods that do not answer.
 	ID uint32
-	// Payload is the encoded request. It belongs to the handler until it
-	// returns.
+	// Payload is the encoded request, in a buffer of its own: the handler
+	// may keep it, the worker never reuses it.
 	Payload []byte
 
 	codec codec.Codec
 }
 
-// Decode decodes the payload with the method's request codec.
+// Decode decodes the payload with the method's request codec. A payload
+// that does not decode gives an *Error with Code CodeBadRequest, whose
+// Message and Details say which field, what it wants and what came (for
+// MessagePack, from the codec.DecodeError it wraps); a handler that
+// returns it sends exactly that to the parent.
+//
+// The decoded value may reference Payload where the codec decodes a payload
+// given up without copying (codec.OwnedUnmarshaler: Arrow's record batches
+// do, as codec.Raw's bytes do): modify neither while the other is in use.
 func (r *Request) Decode(v any) error {
-	if err := r.codec.Unmarshal(r.Payload, v); err != nil {
-		return fmt.Errorf("procwire: decode %s request for %q: %w", r.codec.Name(), r.Method, err)
+	if err := codec.UnmarshalOwned(r.codec, r.Payload, v); err != nil {
+		return badRequest(r.Method, r.codec.Name(), err)
 	}
 	return nil
 }
@@ -55,11 +63,17 @@ func (rw *ResponseWriter) m() *method { return rw.call.m }
 
 // Result sends v, encoded with the method's response codec, as the result.
 func (rw *ResponseWriter) Result(v any) error {
+	if rw.call.x != nil {
+		return rw.intercept(Message{Kind: MessageResult, Value: v})
+	}
 	return rw.encodeAndSend(wire.FlagsResult, v, true)
 }
 
 // WriteResult sends pre-encoded bytes (written back to back) as the result.
 func (rw *ResponseWriter) WriteResult(parts ...[]byte) error {
+	if rw.call.x != nil {
+		return rw.intercept(Message{Kind: MessageResult, Raw: parts, raw: true})
+	}
 	return rw.send(wire.FlagsResult, true, parts...)
 }
 
@@ -67,16 +81,25 @@ func (rw *ResponseWriter) WriteResult(parts ...[]byte) error {
 // data" (MessagePack nil, which the parent decodes as null/undefined). The
 // handler may keep working after acknowledging.
 func (rw *ResponseWriter) Ack(v any) error {
+	if rw.call.x != nil {
+		return rw.intercept(Message{Kind: MessageAck, Value: v})
+	}
 	return rw.encodeAndSend(wire.FlagsAck, v, true)
 }
 
 // WriteAck acknowledges with pre-encoded bytes.
 func (rw *ResponseWriter) WriteAck(parts ...[]byte) error {
+	if rw.call.x != nil {
+		return rw.intercept(Message{Kind: MessageAck, Raw: parts, raw: true})
+	}
 	return rw.send(wire.FlagsAck, true, parts...)
 }
 
 // Send sends v, encoded with the method's response codec, as a stream chunk.
 func (rw *ResponseWriter) Send(v any) error {
+	if rw.call.x != nil {
+		return rw.intercept(Message{Kind: MessageChunk, Value: v})
+	}
 	return rw.encodeAndSend(wire.FlagsStreamChunk, v, false)
 }
 
@@ -85,11 +108,17 @@ func (rw *ResponseWriter) Send(v any) error {
 // be modified until WriteChunk returns (or, after ErrBackpressureTimeout,
 // at all: the frame may still be being written).
 func (rw *ResponseWriter) WriteChunk(parts ...[]byte) error {
+	if rw.call.x != nil {
+		return rw.intercept(Message{Kind: MessageChunk, Raw: parts, raw: true})
+	}
 	return rw.send(wire.FlagsStreamChunk, false, parts...)
 }
 
 // End ends a stream.
 func (rw *ResponseWriter) End() error {
+	if rw.call.x != nil {
+		return rw.intercept(Message{Kind: MessageEnd})
+	}
 	return rw.send(wire.FlagsStreamEnd, true)
 }
 
@@ -97,6 +126,13 @@ func (rw *ResponseWriter) End() error {
 // in its chain, or its message. The payload is MessagePack whatever the
 // method's codec.
 func (rw *ResponseWriter) Error(err error) error {
+	if rw.call.x != nil {
+		return rw.intercept(Message{Kind: MessageError, Err: err})
+	}
+	return rw.writeError(err)
+}
+
+func (rw *ResponseWriter) writeError(err error) error {
 	if err == nil {
 		err = fmt.Errorf("procwire: nil error")
 	}
@@ -211,14 +247,14 @@ func (rw *ResponseWriter) send(flags wire.Flags, final bool, parts ...[]byte) er
 // "result"). The request is decoded into Req and the returned Resp encoded
 // with the method's codecs; a returned error becomes the parent's error.
 func Handle[Req, Resp any](w *Worker, name string, fn func(ctx context.Context, in Req) (Resp, error), opts ...MethodOptions) {
-	w.register(name, ResponseResult, unary(fn, (*ResponseWriter).Result), opts)
+	w.register(name, ResponseResult, unary(fn, (*ResponseWriter).Result), opts, typesOf[Req, Resp]())
 }
 
 // HandleAck registers a method that acknowledges each request (response
 // type "ack"). The returned value is the ack's data; return a nil-able Resp
 // such as any or a pointer with nil for an ack without data.
 func HandleAck[Req, Resp any](w *Worker, name string, fn func(ctx context.Context, in Req) (Resp, error), opts ...MethodOptions) {
-	w.register(name, ResponseAck, unary(fn, (*ResponseWriter).Ack), opts)
+	w.register(name, ResponseAck, unary(fn, (*ResponseWriter).Ack), opts, typesOf[Req, Resp]())
 }
 
 // unary adapts a typed one-value handler; send writes its value.
@@ -246,7 +282,7 @@ func HandleStream[Req, Item any](w *Worker, name string, fn func(ctx context.Con
 			return err
 		}
 		return fn(ctx, in, &Stream[Item]{rw: rw})
-	}, opts)
+	}, opts, typesOf[Req, Item]())
 }
 
 // HandleNotify registers a method that never answers (response type
@@ -258,7 +294,7 @@ func HandleNotify[Req any](w *Worker, name string, fn func(ctx context.Context, 
 			return err
 		}
 		return fn(ctx, in)
-	}, opts)
+	}, opts, typesOf[Req, none]())
 }
 
 // HandleFunc registers a low-level handler with the given response type.
@@ -268,7 +304,7 @@ func (w *Worker) HandleFunc(name string, response ResponseType, h HandlerFunc, o
 	default:
 		panic(fmt.Sprintf("procwire: method %s: unknown response type %q", name, response))
 	}
-	w.register(name, response, h, opts)
+	w.register(name, response, h, opts, nil)
 }
 
 // Stream sends the chunks of a stream response.
@@ -293,7 +329,7 @@ type Event[T any] struct {
 // NewEvent registers an event named name, with ids assigned 1, 2, … in
 // registration order.
 func NewEvent[T any](w *Worker, name string, opts ...EventOptions) *Event[T] {
-	return &Event[T]{w: w, e: w.registerEvent(name, opts)}
+	return &Event[T]{w: w, e: w.registerEvent(name, opts, typeOf[T]())}
 }
 
 // Name returns the event's name.
@@ -304,16 +340,8 @@ func (ev *Event[T]) Name() string { return ev.e.Name }
 // Options.BackpressureTimeout). Events and responses sent by one goroutine
 // arrive in the order they were sent.
 func (ev *Event[T]) Emit(v T) error {
-	c := ev.w.conn.Load()
-	if c == nil {
-		return ErrNotConnected
+	if len(ev.w.opts.Interceptors) != 0 {
+		return ev.w.emitIntercepted(ev.e, v) // interceptor.go
 	}
-	p, err := ev.e.Codec.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("procwire: encode event %q: %w", ev.e.Name, err)
-	}
-	if len(p) == 0 && ev.e.Codec.Name() == "msgpack" {
-		p = msgpackNil
-	}
-	return c.out.write(wire.Header{Method: ev.e.ID, Flags: wire.FlagsEvent}, nil, p)
+	return ev.w.emit(ev.e, v)
 }

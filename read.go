@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/procwire/procwire-go/internal/heap"
 	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
@@ -57,7 +58,9 @@ func (c *serverConn) readLoop() (*call, error) {
 		}
 		// The payload is the handler's to keep: a new buffer per request,
 		// which grows as its bytes arrive when the declared length is large
-		// (wire.MaxEagerPayload).
+		// (wire.MaxEagerPayload). Before a large one, the last one's memory
+		// may be collected (internal/heap).
+		heap.CollectBefore(int(h.Length))
 		payload, err := c.r.AppendPayload(nil)
 		if err != nil {
 			return nil, c.readErr(err)

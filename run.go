@@ -25,10 +25,17 @@ import (
 // connection and listener, removes the socket file and waits up to
 // Options.ShutdownTimeout for the handlers to return.
 //
+// With the environment variable PROCWIRE_DESCRIBE=1, Run prints the
+// worker's contract (Worker.Contract) as JSON on stdout and returns nil
+// at once, without listening or reading stdin.
+//
 // Run may be called once per Worker.
 func (w *Worker) Run(ctx context.Context) error {
 	if err := w.start(); err != nil {
 		return err
+	}
+	if describeRequested() { // describe.go
+		return w.describe(w.opts.Stdout)
 	}
 
 	in, out := w.opts.Stdin, w.opts.Stdout

@@ -165,6 +165,8 @@ func (c *serverConn) run(cl *call) {
 		for cl != nil {
 			if !cl.aborted.Load() {
 				c.serveCall(cl)
+			} else {
+				c.dropped(cl)
 			}
 			cl = c.next(cl)
 		}
@@ -200,6 +202,8 @@ func (c *serverConn) startHandler(cl *call) {
 func (c *serverConn) runInline(cl *call) {
 	if !cl.aborted.Load() {
 		c.serveCall(cl)
+	} else {
+		c.dropped(cl)
 	}
 	c.handlers.Done()
 	if next := c.next(cl); next != nil {
@@ -221,6 +225,7 @@ func (c *serverConn) next(done *call) *call {
 		c.queue[c.qhead] = nil
 		c.qhead++
 		if cl.aborted.Load() {
+			c.dropped(cl) // only tells procwiretest's observer, if any
 			cl = nil
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +80,16 @@ type Options struct {
 	// nil). Tests use pipes.
 	Stdin  io.Reader
 	Stdout io.Writer
+	// Interceptors wrap every handler and every message sent (see
+	// Interceptor); the first is the outermost. None costs nothing.
+	Interceptors []Interceptor
+	// Strict makes the MessagePack requests of every method refuse a map
+	// key that names no field of the struct they decode into
+	// (codec.MsgPackStrict): the request fails with CodeBadRequest. It
+	// applies to the methods that take their request codec from Codec; a
+	// method that names its own (MethodOptions.Codec or RequestCodec)
+	// gets exactly that one, unless its own Strict is set.
+	Strict bool
 
 	// errorLinger is how long Run waits after writing $error, so the
 	// parent reads it before the process exits. Tests shorten it.
@@ -97,6 +108,17 @@ type MethodOptions struct {
 	// which the parent uses unless it configured its own; the handler's
 	// context also expires after it. 0 announces nothing.
 	Timeout time.Duration
+	// Cancellable says that the handler honours an abort (its context is
+	// cancelled with ErrAborted). Whether a parent sends aborts is the
+	// parent's decision (the Node parent's `cancellable: true` method
+	// option): Cancellable goes into the worker's contract, from which
+	// `procwire gen ts` writes that option, not into the $init schema.
+	Cancellable bool
+	// Strict makes this method's MessagePack requests refuse unknown
+	// fields, as Options.Strict does for every method. It only adds: in a
+	// strict worker, a method opts out by naming its request codec
+	// (Codec or RequestCodec: codec.MsgPack).
+	Strict bool
 }
 
 // EventOptions configure one event.
@@ -117,17 +139,24 @@ type Worker struct {
 	methods  []*method // index = id-1
 	byName   map[string]*method
 	events   []*protocol.EventDesc
+	evTypes  []reflect.Type // the Go type of each event's value, nil if unknown
 	evByName map[string]*protocol.EventDesc
 	started  atomic.Bool
 
-	conn  atomic.Pointer[serverConn] // the adopted connection, if any
-	stats counters
+	conn atomic.Pointer[serverConn] // the adopted connection, if any
+
+	// hooked holds the interceptor chains and procwiretest's observer
+	// (interceptor.go): nil until first needed, replaced under hooksMu.
+	hooked  atomic.Pointer[hooks]
+	hooksMu sync.Mutex
+	stats   counters
 }
 
 // method is a registered method: its description and its handler.
 type method struct {
 	protocol.MethodDesc
 	serve HandlerFunc
+	sig   *signature // nil for HandleFunc
 	stats *methodCounters
 	cost  atomic.Int64 // moving average of handler durations, ns
 }
@@ -178,7 +207,30 @@ func NewWorker(opts Options) *Worker {
 	}
 }
 
-func (w *Worker) register(name string, rt ResponseType, h HandlerFunc, opts []MethodOptions) {
+// signature is the Go types of a method registered through the typed API
+// (Handle, HandleAck, HandleStream, HandleNotify), for its contract.
+type signature struct {
+	req, resp reflect.Type // resp is nil for response type none
+}
+
+// none is the response type parameter of typesOf for a method that does
+// not answer.
+type none struct{}
+
+// typesOf returns the signature of a method with request Req and response
+// (or stream item) Resp.
+func typesOf[Req, Resp any]() *signature {
+	s := &signature{req: typeOf[Req]()}
+	if t := typeOf[Resp](); t != reflect.TypeFor[none]() {
+		s.resp = t
+	}
+	return s
+}
+
+// typeOf returns the reflect.Type of T (an interface type for interfaces).
+func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
+
+func (w *Worker) register(name string, rt ResponseType, h HandlerFunc, opts []MethodOptions, sig *signature) {
 	if h == nil {
 		panic("procwire: nil handler for method " + name)
 	}
@@ -192,18 +244,20 @@ func (w *Worker) register(name string, rt ResponseType, h HandlerFunc, opts []Me
 			Name:          name,
 			ID:            uint16(len(w.methods) + 1),
 			Response:      rt,
-			RequestCodec:  firstCodec(o.RequestCodec, o.Codec, w.opts.Codec),
+			RequestCodec:  w.requestCodec(o),
 			ResponseCodec: firstCodec(o.ResponseCodec, o.Codec, w.opts.Codec),
 			Timeout:       o.Timeout,
+			Cancellable:   o.Cancellable,
 		},
 		serve: h,
+		sig:   sig,
 		stats: new(methodCounters),
 	}
 	w.methods = append(w.methods, m)
 	w.byName[name] = m
 }
 
-func (w *Worker) registerEvent(name string, opts []EventOptions) *protocol.EventDesc {
+func (w *Worker) registerEvent(name string, opts []EventOptions, typ reflect.Type) *protocol.EventDesc {
 	o := optional("event", name, opts)
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -211,6 +265,7 @@ func (w *Worker) registerEvent(name string, opts []EventOptions) *protocol.Event
 	w.checkRegistration("event", name, dup, len(w.events))
 	e := &protocol.EventDesc{Name: name, ID: uint16(len(w.events) + 1), Codec: firstCodec(o.Codec, w.opts.Codec)}
 	w.events = append(w.events, e)
+	w.evTypes = append(w.evTypes, typ)
 	w.evByName[name] = e
 	return e
 }
@@ -241,6 +296,17 @@ func (w *Worker) checkRegistration(kind, name string, dup bool, count int) {
 	case count >= int(wire.MaxID):
 		panic("procwire: too many " + kind + "s")
 	}
+}
+
+// requestCodec is the request codec of a method with options o: the
+// strict variant of MessagePack when the method or the worker asks for it
+// (see Options.Strict).
+func (w *Worker) requestCodec(o MethodOptions) codec.Codec {
+	c := firstCodec(o.RequestCodec, o.Codec, w.opts.Codec)
+	if c == codec.MsgPack && (o.Strict || w.opts.Strict && o.RequestCodec == nil && o.Codec == nil) {
+		return codec.MsgPackStrict
+	}
+	return c
 }
 
 func firstCodec(cs ...codec.Codec) codec.Codec {

@@ -169,7 +169,9 @@ func (cw *connWriter) corked(h wire.Header, parts [][]byte) bool {
 	}
 	cw.mu.Lock()
 	defer cw.mu.Unlock()
-	if cw.writing || len(cw.queue) > 0 || len(cw.cork)+wire.HeaderSize+size > corkMax || cw.broken.Load() {
+	// corkOn again, under mu: the reader's setCork(false) may have found
+	// the cork empty since write looked, and nobody would flush it.
+	if !cw.corkOn.Load() || cw.writing || len(cw.queue) > 0 || len(cw.cork)+wire.HeaderSize+size > corkMax || cw.broken.Load() {
 		return false
 	}
 	cw.cork = wire.AppendFrame(cw.cork, h, parts...)

@@ -2,7 +2,6 @@ package codec
 
 import (
 	"bytes"
-	"fmt"
 	"math"
 	"reflect"
 	"unsafe"
@@ -30,25 +29,34 @@ func (d *decoder) anyValue() (any, error) {
 		return int8(c), nil
 	case isFixStr(c) || c >= mpStr8 && c <= mpStr32:
 		b, _, err := d.bytesOf(c)
-		return string(b), err
+		return d.str(b), err
 	case isFixMap(c) || c == mpMap16 || c == mpMap32:
 		n, _, err := d.mapLenAfter(c)
 		if err != nil {
 			return nil, err
 		}
-		return d.mapAny(n)
+		if d.depth++; d.depth > maxDepth {
+			return nil, d.tooDeep()
+		}
+		m, err := d.mapAny(n)
+		d.depth--
+		return m, err
 	case isFixArray(c) || c == mpArray16 || c == mpArray32:
 		d.pos--
 		n, _, err := d.arrayLen()
 		if err != nil {
 			return nil, err
 		}
+		if d.depth++; d.depth > maxDepth {
+			return nil, d.tooDeep()
+		}
 		s := make([]any, n)
 		for i := range s {
 			if s[i], err = d.anyValue(); err != nil {
-				return nil, err
+				return nil, d.atIndex(d.want(err, "any value"), i)
 			}
 		}
+		d.depth--
 		return s, nil
 	}
 	switch c {
@@ -76,7 +84,7 @@ func (d *decoder) anyValue() (any, error) {
 	if isExt(c) {
 		return d.anyExt(c)
 	}
-	return nil, fmt.Errorf("msgpack: unknown code %x decoding interface{}", c)
+	return nil, d.wrongType()
 }
 
 // anyInts convert an integer's wire bits to the Go type of its code, by
@@ -111,11 +119,17 @@ func (d *decoder) anyExt(c byte) (any, error) {
 	case extBuffer:
 		return bytes.Clone(data), nil
 	case extDate, -1:
-		return timeExt(typ, data)
+		tm, err := timeExt(typ, data)
+		if err != nil {
+			return nil, d.wrongAt(start, "", nil)
+		}
+		return tm, nil
 	}
 	var v any
-	err = d.library(start, reflect.ValueOf(&v).Elem())
-	return v, err
+	if err = d.library(start, reflect.ValueOf(&v).Elem()); err != nil {
+		return nil, d.wrongAt(start, "", err)
+	}
+	return v, nil
 }
 
 // mapAny reads the n entries of a map into a map[string]any, as the
@@ -125,13 +139,13 @@ func (d *decoder) mapAny(n int) (map[string]any, error) {
 	for range n {
 		k, err := d.key()
 		if err != nil {
-			return nil, err
+			return nil, d.want(err, "object key (string)")
 		}
 		v, err := d.anyValue()
 		if err != nil {
-			return nil, err
+			return nil, d.at(d.want(err, "any value"), keySeg(k))
 		}
-		m[string(k)] = v
+		m[d.st.intern(k)] = v
 	}
 	return m, nil
 }
@@ -166,10 +180,13 @@ func decAny(d *decoder, p unsafe.Pointer) error {
 		*ip = nil
 	}
 	v, err := d.anyValue()
-	if err == nil && v != nil {
+	if err != nil {
+		return d.want(err, "any value")
+	}
+	if v != nil {
 		*ip = v
 	}
-	return err
+	return nil
 }
 
 // library decodes the value that starts at start, which d has just read
@@ -186,6 +203,7 @@ func (d *decoder) library(start int, v reflect.Value) error {
 	}
 	d.st.r.Reset(data)
 	d.st.lib.ResetReader(&d.st.r)
+	d.st.lib.DisallowUnknownFields(d.strict)
 	err = d.st.lib.DecodeValue(v)
 	d.st.r.Reset(nil)
 	return err

@@ -1,7 +1,9 @@
 package codec
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -114,46 +116,79 @@ func TestDecodeHandsTypesThatDecodeThemselvesToTheLibrary(t *testing.T) {
 		t.Fatalf("raw %x, want %x", []byte(got.Raw), want)
 	}
 	// The codec's range check still holds around them.
-	if err := MsgPack.Unmarshal(unhex(t, "82a163 03 a16e cc80"), &got); err == nil || !strings.Contains(err.Error(), "128 at n overflows int8") {
+	if err := MsgPack.Unmarshal(unhex(t, "82a163 03 a16e cc80"), &got); err == nil || !strings.Contains(err.Error(), `field "n": want int8 (-128..127), got integer 128`) {
 		t.Fatalf("error %v", err)
 	}
 }
 
+// TestDecodeRangeErrorsSayWhere checks integers in structs (embedded
+// ones too), slices, arrays, maps, pointers and recursive types: each is
+// checked against its Go type, and an error names the path to it; numbers
+// that are not integers are not taken for one.
 func TestDecodeRangeErrorsSayWhere(t *testing.T) {
 	type Emb struct {
 		Deep uint8 `msgpack:"deep"`
+	}
+	type Embedded struct {
+		E int8 `msgpack:"e"`
+	}
+	type inner struct {
+		N uint8 `msgpack:"n"`
 	}
 	type node struct {
 		V    int8   `msgpack:"v"`
 		Next *node  `msgpack:"next"`
 		Kids []node `msgpack:"kids"`
 		*Emb `msgpack:"emb"`
-		Keys map[uint16]int8 `msgpack:"keys"`
-		Arr  [2]uint32       `msgpack:"arr"`
-		I64  int64           `msgpack:"i64"`
-		U    uint            `msgpack:"u"`
+		Embedded
+		Keys map[uint16]int8   `msgpack:"keys"`
+		Arr  [2]uint32         `msgpack:"arr"`
+		I64  int64             `msgpack:"i64"`
+		U    uint              `msgpack:"u"`
+		A    int16             `msgpack:"a"`
+		In   inner             `msgpack:"in"`
+		S    []int32           `msgpack:"s"`
+		M    map[string]uint16 `msgpack:"m"`
+		P    *int8             `msgpack:"p"`
+		F    float64           `msgpack:"f"`
+		X    any               `msgpack:"x"`
 	}
 	tests := []struct {
 		in   any
-		want string
+		want string // the error, or "" for success
 	}{
-		{map[string]any{"next": map[string]any{"next": map[string]any{"v": 200}}}, "200 at next.next.v overflows int8"},
-		{map[string]any{"kids": []any{map[string]any{}, map[string]any{"kids": []any{map[string]any{"v": -129}}}}}, "-129 at kids[1].kids[0].v overflows int8"},
-		{map[string]any{"deep": 256}, "256 at deep overflows uint8"},
-		{map[string]any{"keys": map[int]int{70000: 1}}, "70000 at keys[key] overflows uint16"},
-		{map[string]any{"keys": map[int]int{7: 128}}, "128 at keys[7] overflows int8"},
-		{map[string]any{"arr": []any{1, -1}}, "-1 at arr[1] overflows uint32"},
-		{map[string]any{"i64": uint64(1) << 63}, "9223372036854775808 at i64 overflows int64"},
-		{map[string]any{"u": -1}, "-1 at u overflows uint"},
-		{map[string]any{"v": 1, "v ": 1, "kids": []any{[]any{300, nil, nil, nil, nil, nil, nil, nil}}}, "300 at kids[0].v overflows int8"},
-		{map[string]any{"v": 300, "u": 1}, "300 at v overflows int8"}, // even if a later "v" fits: not a silent wrap
+		{map[string]any{"next": map[string]any{"next": map[string]any{"v": 200}}}, `field "next.next.v": want int8 (-128..127), got integer 200`},
+		{map[string]any{"kids": []any{map[string]any{}, map[string]any{"kids": []any{map[string]any{"v": -129}}}}}, `field "kids[1].kids[0].v": want int8 (-128..127), got integer -129`},
+		{map[string]any{"deep": 256}, `field "deep": want uint8 (0..255), got integer 256`},
+		{map[string]any{"e": -129}, `field "e": want int8 (-128..127), got integer -129`},
+		{map[string]any{"keys": map[int]int{70000: 1}}, `field "keys[key]": want uint16 (0..65535), got integer 70000`},
+		{map[string]any{"keys": map[int]int{7: 128}}, `field "keys[7]": want int8 (-128..127), got integer 128`},
+		{map[string]any{"arr": []any{1, -1}}, `field "arr[1]": want uint32 (0..4294967295), got integer -1`},
+		{map[string]any{"i64": uint64(1) << 63}, `field "i64": want integer (-9223372036854775808..9223372036854775807), got integer 9223372036854775808`},
+		{map[string]any{"u": -1}, `field "u": want unsigned integer (0..18446744073709551615), got integer -1`},
+		// kids[0] as an array of a node's 16 fields:
+		{map[string]any{"v": 1, "v ": 1, "kids": []any{append([]any{300}, make([]any, 15)...)}}, `field "kids[0].v": want int8 (-128..127), got integer 300`},
+		{map[string]any{"v": 300, "u": 1}, `field "v": want int8 (-128..127), got integer 300`}, // even if a later "v" fits: not a silent wrap
+		{map[string]any{"a": 40000}, `field "a": want int16 (-32768..32767), got integer 40000`},
+		{map[string]any{"in": map[string]any{"n": 256}}, `field "in.n": want uint8 (0..255), got integer 256`},
+		{map[string]any{"s": []any{1, int64(1) << 40}}, `field "s[1]": want int32 (-2147483648..2147483647), got integer 1099511627776`},
+		{map[string]any{"m": map[string]any{"k": -1}}, `field "m["k"]": want uint16 (0..65535), got integer -1`},
+		{map[string]any{"p": 200}, `field "p": want int8 (-128..127), got integer 200`},
+		{map[string]any{"a": 1.5}, `field "a": want int16, got number 1.5`}, // a float is not an integer
+		{map[string]any{"a": 3.0}, ""}, // sent as the integer 3, as Node does
+		{map[string]any{"a": 1, "in": map[string]any{"n": 255}, "s": []any{1, -5}, "m": map[string]any{"k": 65535}, "p": -128, "f": 1.5, "x": int64(1) << 40, "e": 7}, ""},
 	}
 	for _, tt := range tests {
 		var out node
 		err := MsgPack.Unmarshal(mustMarshal(t, tt.in), &out)
-		var re *rangeError
-		if err == nil || !errors.As(err, &re) || err.Error() != "msgpack: "+tt.want {
+		var de *DecodeError
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%v: %v", tt.in, err)
+		case tt.want != "" && (err == nil || !errors.As(err, &de) || err.Error() != "msgpack: "+tt.want):
 			t.Errorf("%v: error %v, want %q", tt.in, err, tt.want)
+		case tt.want != "" && strings.Contains(tt.want, "..") && de.Err != errOverflow:
+			t.Errorf("%v: error %v is not a range error", tt.in, err)
 		}
 	}
 	// Integers that fit, at every depth; the embedded pointer is allocated.
@@ -287,5 +322,85 @@ func TestDecodeStructFieldsAsTheLibrary(t *testing.T) {
 	got, want = target{}, target{}
 	if err, werr := MsgPack.Unmarshal(arr, &got), msgpack.Unmarshal(arr, &want); err != nil || werr != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("array: %v %v\ngot  %+v\nwant %+v", err, werr, got, want)
+	}
+}
+
+// TestDecodedStringsOwnTheirBytes checks that the strings a decode gives
+// (copied into a chunk they share, see decoder.str) reference neither the
+// payload nor the strings of another decode: overwriting the payload, and
+// decoding again, changes none of them.
+func TestDecodedStringsOwnTheirBytes(t *testing.T) {
+	type msg struct {
+		A, B string
+		L    []string
+		M    map[string]string
+	}
+	in := msg{A: "alpha", B: "beta", L: []string{"x", "yy", "zzz"}, M: map[string]string{"key": "value"}}
+	data, err := MsgPack.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first msg
+	var firstAny any
+	if err := MsgPack.Unmarshal(data, &first); err != nil {
+		t.Fatal(err)
+	}
+	if err := MsgPack.Unmarshal(data, &firstAny); err != nil {
+		t.Fatal(err)
+	}
+	wantAny := fmt.Sprint(firstAny)
+	for i := range data {
+		data[i] = 'Q' // what a reused buffer would hold
+	}
+	other, _ := MsgPack.Marshal(msg{A: "other", B: "strings", L: []string{"a", "b", "c"}, M: map[string]string{"key": "else"}})
+	var second msg
+	if err := MsgPack.Unmarshal(other, &second); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(first, in) || fmt.Sprint(firstAny) != wantAny {
+		t.Errorf("decoded strings changed with the payload or a later decode: %+v, %v", first, firstAny)
+	}
+}
+
+// TestMsgPackLen checks the walk against the library's own encodings:
+// every value ends where its encoding ends, every cut of it is an error,
+// and so are bytes that start no value and lengths beyond the payload.
+func TestMsgPackLen(t *testing.T) {
+	values := []any{
+		nil, true, false, 0, 1, -1, 127, 128, -33, 255, 256, 65536, math.MaxInt64, math.MinInt64, uint64(math.MaxUint64),
+		float32(1.5), 2.5, "", "x", strings.Repeat("s", 31), strings.Repeat("s", 32), strings.Repeat("s", 300), strings.Repeat("s", 70000),
+		[]byte{}, []byte{1, 2, 3}, bytes.Repeat([]byte{9}, 300), bytes.Repeat([]byte{9}, 70000),
+		[]any{}, []any{1, "a", nil}, make([]any, 20), make([]any, 70000),
+		map[string]any{}, map[string]any{"a": 1, "b": []any{map[string]any{"c": "d"}}},
+		time.Unix(1, 0), time.Unix(1<<33, 5), time.Unix(1, 5),
+		&msgpack.RawMessage{0xd4, 1, 7}, &msgpack.RawMessage{0xc7, 3, 1, 1, 2, 3}, &msgpack.RawMessage{0xd8, 2, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+	}
+	m := map[string]any{}
+	for i := range 20 {
+		m[strings.Repeat("k", i+1)] = i
+	}
+	values = append(values, m)
+	for _, v := range values {
+		b, err := msgpack.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := MsgPackLen(b); err != nil || n != len(b) {
+			t.Errorf("%.40x: MsgPackLen = %d, %v; want %d", b, n, err, len(b))
+		}
+		for cut := 0; cut < len(b); cut += 1 + cut/8 {
+			var de *DecodeError
+			if _, err := MsgPackLen(b[:cut]); !errors.As(err, &de) {
+				t.Errorf("%.40x cut to %d bytes: %v, want a *DecodeError", b, cut, err)
+			}
+		}
+		if n, err := MsgPackLen(append(b, 0xc0)); err != nil || n != len(b) {
+			t.Errorf("%.40x with a byte after it: MsgPackLen = %d, %v; want %d", b, n, err, len(b))
+		}
+	}
+	for _, b := range [][]byte{{0xc1}, {0x91, 0xc1}, {0xdd, 0xff, 0xff, 0xff, 0xff}, {0xdf, 0x7f, 0xff, 0xff, 0xff, 1}, {0xc6, 0xff, 0xff, 0xff, 0xff}} {
+		if _, err := MsgPackLen(b); err == nil {
+			t.Errorf("%x: no error", b)
+		}
 	}
 }

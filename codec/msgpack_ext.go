@@ -3,7 +3,11 @@ package codec
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
+	"strings"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // The Node codec (@procwire/codecs msgpackCodec) writes a Buffer as
@@ -151,8 +155,15 @@ func scanNodeExt(b []byte) ([]span, error) {
 			if len(b)-pos < l {
 				return nil, errMsgpackTruncated
 			}
-			if typ == extBuffer || typ == extDate {
+			switch {
+			case typ == extBuffer || typ == extDate:
 				spans = append(spans, span{start: start, data: pos, end: pos + l, typ: typ})
+			case typ != -1 && !registeredExt(typ):
+				// The library reads an extension it does not know,
+				// where it wants a map or an array, as the header of
+				// the value that follows: its declared length would
+				// size an allocation (make(map, 2^31)) before any check.
+				return nil, fmt.Errorf("msgpack: unknown ext id=%d", typ)
 			}
 			n = l
 		case c == 0xca:
@@ -189,6 +200,14 @@ func scanNodeExt(b []byte) ([]span, error) {
 		}
 	}
 	return spans, nil
+}
+
+// registeredExt reports whether an extension type was registered with
+// msgpack.RegisterExt (the library has no other way to ask).
+func registeredExt(typ int8) bool {
+	var v any
+	err := msgpack.Unmarshal([]byte{0xd4, byte(typ), 0}, &v)
+	return err == nil || !strings.Contains(err.Error(), "unknown ext")
 }
 
 func readLen(b []byte, pos *int, size int) (int, error) {

@@ -128,10 +128,26 @@ func TestInvalidDateIsTheEpoch(t *testing.T) {
 }
 
 func TestNormalizeLeavesOtherPayloadsAlone(t *testing.T) {
-	in := unhex(t, "83a161d5056869a162c4020102a163d6ff00000000") // ext 5 is not Node's
+	in := unhex(t, "82a162c4020102a163d6ff00000000") // bin, and a timestamp (ext -1)
 	out, err := normalizeNodeExt(in)
 	if err != nil || &out[0] != &in[0] {
 		t.Fatalf("payload without Node extensions was copied or failed: %v", err)
+	}
+}
+
+// TestNormalizeRefusesUnknownExtensions checks that an extension type
+// nobody registered is refused before the library sees the payload: where
+// the library wants a map, it reads such an extension as the header of the
+// value after it, and a map32 there would size an allocation of 2^31
+// entries (found by FuzzMsgPackDecodeMatchesLibrary).
+func TestNormalizeRefusesUnknownExtensions(t *testing.T) {
+	for _, h := range []string{
+		"83a161d5056869a162c4020102a163d6ff00000000", // ext 5
+		"81a26d61d6a7df81000000",                     // ext -89 before a map32 header
+	} {
+		if _, err := normalizeNodeExt(unhex(t, h)); err == nil || !strings.Contains(err.Error(), "unknown ext id=") {
+			t.Errorf("%s: %v, want an unknown ext error", h, err)
+		}
 	}
 }
 

@@ -22,13 +22,7 @@ import (
 // target whose integers and floats are recorders (chk, chkF), custom
 // decoders the library calls for every one of them, duplicates included.
 func FuzzMsgPackDecodeMatchesLibrary(f *testing.F) {
-	for _, v := range fuzzSeeds() {
-		b, err := MsgPack.Marshal(v)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addFuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		matchLibrary[fzNarrow, fzTwin](t, b)
 		matchLibrary[any, any](t, b)
@@ -54,6 +48,15 @@ func matchLibrary[N, W any](t *testing.T, b []byte) {
 	t.Helper()
 	var got N
 	err := MsgPack.Unmarshal(b, &got)
+	var de *DecodeError
+	if err != nil && (!errors.As(err, &de) || de.Got == "") {
+		t.Fatalf("%T from %x: %v is not a complete *DecodeError (%#v)", got, b, err, de)
+	}
+	// Strict mode refuses more, and decodes what it accepts the same.
+	var strict N
+	if serr := MsgPackStrict.Unmarshal(b, &strict); serr == nil && (err != nil || !same(reflect.ValueOf(&got).Elem(), reflect.ValueOf(&strict).Elem())) {
+		t.Fatalf("%T from %x: strict gives %#v, not strict %#v (%v)", got, b, strict, got, err)
+	}
 	var want N
 	norm, nerr := normalizeNodeExt(b)
 	if nerr != nil || libraryDecode(norm, &want) != nil {
@@ -64,9 +67,8 @@ func matchLibrary[N, W any](t *testing.T, b []byte) {
 	if terr := libraryDecode(norm, &twin); terr != nil {
 		t.Fatalf("%T: the library decodes %x, but not into the twin %T: %v", want, b, twin, terr)
 	}
-	var re *rangeError
 	switch {
-	case sawOverflow && !errors.As(err, &re):
+	case sawOverflow && (!errors.As(err, &de) || de.Err != errOverflow):
 		t.Fatalf("%T from %x: an integer does not fit, got %#v, error %v (library: %#v)", want, b, got, err, want)
 	case sawOverflow:
 	case err != nil:
@@ -286,6 +288,17 @@ func same(a, b reflect.Value) bool {
 		return true
 	}
 	return reflect.DeepEqual(a.Interface(), b.Interface())
+}
+
+// addFuzzSeeds adds the encodings of fuzzSeeds to f's corpus.
+func addFuzzSeeds(f *testing.F) {
+	for _, v := range fuzzSeeds() {
+		b, err := MsgPack.Marshal(v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 }
 
 // fuzzSeeds are values whose encodings start the fuzzing (the corpus in

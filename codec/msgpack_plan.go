@@ -2,7 +2,6 @@ package codec
 
 import (
 	"encoding"
-	"errors"
 	"fmt"
 	"reflect"
 	"sync"
@@ -41,55 +40,113 @@ import (
 // not support are decoded by the library itself (decoder.library), with
 // its integer behaviour. A decoder registered with msgpack.Register is not
 // seen here: implement msgpack.CustomDecoder instead.
+//
+// Every failure is a *DecodeError (msgpack_error.go). The low-level reads
+// make it with the offset of the value (or errMsgpackTruncated, made into
+// one on the way up); the plan that called them adds what its Go type
+// wants (decoder.want), and each container the segment of its part
+// (decoder.at: ".name", "[3]", `["k"]`); Unmarshal finally joins the
+// path and describes what the payload holds at the offset. A successful
+// decode never touches any of it: each step is behind an err != nil.
 
 // decFn decodes the next value into the Go value at p.
 type decFn func(d *decoder, p unsafe.Pointer) error
 
 type plan struct {
-	dec decFn
+	dec       decFn
+	recursive bool // the type contains itself: its depth is counted
 }
 
-var (
-	plans  sync.Map // reflect.Type → *plan, complete
-	planMu sync.Mutex
-)
+// planCache holds the plans P of one direction (decoding or encoding) by
+// type. A plan refers to the plans of its parts through pointers, so
+// recursive types work: a type's plan and those of its parts are made
+// together, under a lock, and become visible to get's lock-free path only
+// once all of them are complete.
+type planCache[P any] struct {
+	done   sync.Map            // reflect.Type → *P, complete
+	mu     sync.Mutex          // held while plans are made
+	making map[reflect.Type]*P // under mu: the plans being made
+}
+
+// get returns the plan of t, making it (and its parts) with makePlan on
+// first use.
+func (c *planCache[P]) get(t reflect.Type, makePlan func(reflect.Type) *P) *P {
+	if p, ok := c.done.Load(t); ok {
+		return p.(*P)
+	}
+	return c.make(t, makePlan)
+}
+
+func (c *planCache[P]) make(t reflect.Type, makePlan func(reflect.Type) *P) *P {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.done.Load(t); ok {
+		return p.(*P)
+	}
+	c.making = make(map[reflect.Type]*P)
+	p := makePlan(t)
+	for t, q := range c.making {
+		c.done.Store(t, q)
+	}
+	c.making = nil
+	return p
+}
+
+// lookup returns the plan of t, complete or being made, with found true;
+// else a new plan for t, which it adds to those being made, for the caller
+// to complete. Only makePlan may call it.
+func (c *planCache[P]) lookup(t reflect.Type) (p *P, found bool) {
+	if p, ok := c.done.Load(t); ok {
+		return p.(*P), true
+	}
+	if p, ok := c.making[t]; ok {
+		return p, true
+	}
+	p = new(P)
+	c.making[t] = p
+	return p, false
+}
+
+var plans planCache[plan]
 
 // planFor returns the plan of t, making it (and its parts) on first use.
-func planFor(t reflect.Type) *plan {
-	if p, ok := plans.Load(t); ok {
-		return p.(*plan)
-	}
-	planMu.Lock()
-	defer planMu.Unlock()
-	if p, ok := plans.Load(t); ok {
-		return p.(*plan)
-	}
-	b := planner{m: make(map[reflect.Type]*plan)}
-	p := b.plan(t)
-	for t, q := range b.m {
-		plans.Store(t, q)
-	}
-	return p
-}
+func planFor(t reflect.Type) *plan { return plans.get(t, planner{}.plan) }
 
-// planner makes the plans of one type and its parts. A plan refers to the
-// plans of its parts through pointers, so recursive types work: the parts'
-// functions are set before anything is decoded.
-type planner struct {
-	m map[reflect.Type]*plan
-}
+// planner makes the decoding plans of a type and its parts.
+type planner struct{}
 
-func (b *planner) plan(t reflect.Type) *plan {
-	if p, ok := plans.Load(t); ok {
-		return p.(*plan)
-	}
-	if p, ok := b.m[t]; ok {
+func (b planner) plan(t reflect.Type) *plan {
+	p, found := plans.lookup(t)
+	if found {
+		if p.dec == nil {
+			p.recursive = true // t is being built: a part of t is a t
+		}
 		return p
 	}
-	p := &plan{}
-	b.m[t] = p
-	p.dec = b.build(t)
+	dec := b.build(t)
+	if p.recursive {
+		dec = depthCounted(dec)
+	}
+	p.dec = dec
 	return p
+}
+
+// maxDepth bounds the nesting of the values decoded into a recursive Go
+// type or an interface: the decoder recurses once per level, and a
+// payload of a few megabytes of nested arrays would otherwise exhaust the
+// goroutine's stack, which is fatal.
+const maxDepth = 10000
+
+// depthCounted counts the levels of a recursive type's values.
+func depthCounted(dec decFn) decFn {
+	return func(d *decoder, p unsafe.Pointer) error {
+		if d.depth++; d.depth > maxDepth {
+			return d.tooDeep()
+		}
+		err := dec(d, p)
+		d.depth--
+		return err
+	}
 }
 
 var (
@@ -117,7 +174,7 @@ func implements(t reflect.Type, ifaces []reflect.Type) bool {
 	return false
 }
 
-func (b *planner) build(t reflect.Type) decFn {
+func (b planner) build(t reflect.Type) decFn {
 	switch {
 	case t == timeType: // the library's registered time extension
 		return decTime
@@ -126,12 +183,11 @@ func (b *planner) build(t reflect.Type) decFn {
 	case implements(t, decoderIface):
 		return libraryDec(t)
 	}
+	// Every decoder gives its errors the Go type they were for (want),
+	// and those from its parts their place (at); only failing decodes pay.
 	switch t.Kind() {
 	case reflect.Bool:
-		return func(d *decoder, p unsafe.Pointer) (err error) {
-			*(*bool)(p), err = d.bool()
-			return err
-		}
+		return scalarDec((*decoder).bool, "boolean")
 	case reflect.Int:
 		return signedDec[int](t)
 	case reflect.Int8:
@@ -157,19 +213,16 @@ func (b *planner) build(t reflect.Type) decFn {
 	case reflect.Float32:
 		return func(d *decoder, p unsafe.Pointer) error {
 			f, err := d.float(true)
+			if err != nil {
+				return d.want(err, "number")
+			}
 			*(*float32)(p) = float32(f)
-			return err
+			return nil
 		}
 	case reflect.Float64:
-		return func(d *decoder, p unsafe.Pointer) (err error) {
-			*(*float64)(p), err = d.float(false)
-			return err
-		}
+		return scalarDec(func(d *decoder) (float64, error) { return d.float(false) }, "number")
 	case reflect.String:
-		return func(d *decoder, p unsafe.Pointer) (err error) {
-			*(*string)(p), err = d.string()
-			return err
-		}
+		return scalarDec((*decoder).string, "string")
 	case reflect.Slice:
 		switch {
 		case t.Elem().Kind() == reflect.Uint8:
@@ -203,12 +256,16 @@ func (b *planner) build(t reflect.Type) decFn {
 
 // libraryDec decodes a value of t with vmihailenco/msgpack.
 func libraryDec(t reflect.Type) decFn {
+	want := wantOf(t)
 	return func(d *decoder, p unsafe.Pointer) error {
 		start := d.pos
 		if err := d.skip(); err != nil {
-			return err
+			return d.want(err, want)
 		}
-		return d.library(start, reflect.NewAt(t, p).Elem())
+		if err := d.library(start, reflect.NewAt(t, p).Elem()); err != nil {
+			return d.wrongAt(start, want, err)
+		}
+		return nil
 	}
 }
 
@@ -223,29 +280,43 @@ func unsignedDec[T uint | uint8 | uint16 | uint32 | uint64 | uintptr](t reflect.
 // intDec decodes a Go integer T with read, readSigned or readUnsigned.
 func intDec[T int | int8 | int16 | int32 | int64 | uint | uint8 | uint16 | uint32 | uint64 | uintptr, W int64 | uint64](t reflect.Type, read func(*decoder, int) (W, error)) decFn {
 	bits := int(unsafe.Sizeof(T(0))) * 8
+	plain, ranged := intWant(t.Kind())
 	return func(d *decoder, p unsafe.Pointer) error {
 		x, err := read(d, bits)
 		if err != nil {
-			return typed(err, t)
+			return d.wantInt(err, plain, ranged)
 		}
 		*(*T)(p) = T(x)
 		return nil
 	}
 }
 
-func decTime(d *decoder, p unsafe.Pointer) (err error) {
-	*(*time.Time)(p), err = d.time()
-	return err
+// wantInt gives err, from reading an integer, the Go integer type it was
+// for: plain, or ranged when the integer does not fit.
+func (d *decoder) wantInt(err error, plain, ranged string) error {
+	if de, ok := err.(*DecodeError); ok && de.Err == errOverflow {
+		return d.want(err, ranged)
+	}
+	return d.want(err, plain)
 }
+
+// scalarDec decodes a T with read, whose errors want the JavaScript type
+// want: the plan of booleans, float64s, strings and time.Time.
+func scalarDec[T bool | float64 | string | time.Time](read func(*decoder) (T, error), want string) decFn {
+	return func(d *decoder, p unsafe.Pointer) (err error) {
+		if *(*T)(p), err = read(d); err != nil {
+			return d.want(err, want)
+		}
+		return nil
+	}
+}
+
+var decTime = scalarDec((*decoder).time, "date")
 
 // decBytes decodes a []byte: nil for nil, else a copy of the bytes, into
 // the slice's own array when it is large enough (as the library does).
 func decBytes(d *decoder, p unsafe.Pointer) error {
-	c, err := d.code()
-	if err != nil {
-		return err
-	}
-	b, ok, err := d.bytesOf(c)
+	b, ok, err := d.bytes()
 	if err != nil {
 		return err
 	}
@@ -265,16 +336,13 @@ func decBytes(d *decoder, p unsafe.Pointer) error {
 func byteArrayDec(t reflect.Type) decFn {
 	n := t.Len()
 	return func(d *decoder, p unsafe.Pointer) error {
-		c, err := d.code()
-		if err != nil {
-			return err
-		}
-		b, ok, err := d.bytesOf(c)
+		start := d.pos
+		b, ok, err := d.bytes()
 		if err != nil || !ok {
 			return err
 		}
 		if len(b) > n {
-			return fmt.Errorf("%s len is %d, but msgpack has %d elements", t, n, len(b))
+			return d.wrongAt(start, fmt.Sprintf("at most %d bytes (%s)", n, t), nil)
 		}
 		copy(unsafe.Slice((*byte)(p), n), b)
 		return nil
@@ -285,8 +353,11 @@ func byteArrayDec(t reflect.Type) decFn {
 // nil leaves the slice as it is.
 func decStrings(d *decoder, p unsafe.Pointer) error {
 	n, ok, err := d.arrayLen()
-	if err != nil || !ok {
-		return err
+	if err != nil {
+		return d.want(err, "array")
+	}
+	if !ok {
+		return nil
 	}
 	sp := (*[]string)(p)
 	s := *sp
@@ -296,7 +367,7 @@ func decStrings(d *decoder, p unsafe.Pointer) error {
 	s = s[:n]
 	for i := range s {
 		if s[i], err = d.string(); err != nil {
-			return err
+			return d.atIndex(d.want(err, "string"), i)
 		}
 	}
 	*sp = s
@@ -312,13 +383,13 @@ type sliceHeader struct {
 // zeroArray is where empty, non-nil slices point.
 var zeroArray [0]uint64
 
-func (b *planner) slice(t reflect.Type) decFn {
+func (b planner) slice(t reflect.Type) decFn {
 	ep := b.plan(t.Elem())
 	size := t.Elem().Size()
 	return func(d *decoder, p unsafe.Pointer) error {
 		n, ok, err := d.arrayLen()
 		if err != nil {
-			return err
+			return d.want(err, "array")
 		}
 		sh := (*sliceHeader)(p)
 		switch {
@@ -340,27 +411,31 @@ func (b *planner) slice(t reflect.Type) decFn {
 		}
 		for i := range n {
 			if err := ep.dec(d, unsafe.Add(sh.data, uintptr(i)*size)); err != nil {
-				return atIndex(err, i)
+				return d.atIndex(err, i)
 			}
 		}
 		return nil
 	}
 }
 
-func (b *planner) array(t reflect.Type) decFn {
+func (b planner) array(t reflect.Type) decFn {
 	ep := b.plan(t.Elem())
 	size, max := t.Elem().Size(), t.Len()
 	return func(d *decoder, p unsafe.Pointer) error {
+		start := d.pos
 		n, ok, err := d.arrayLen()
-		if err != nil || !ok {
-			return err
+		if err != nil {
+			return d.want(err, "array")
+		}
+		if !ok {
+			return nil
 		}
 		if n > max {
-			return fmt.Errorf("%s len is %d, but msgpack has %d elements", t, max, n)
+			return d.wrongAt(start, fmt.Sprintf("array of at most %d items (%s)", max, t), nil)
 		}
 		for i := range n {
 			if err := ep.dec(d, unsafe.Add(p, uintptr(i)*size)); err != nil {
-				return atIndex(err, i)
+				return d.atIndex(err, i)
 			}
 		}
 		return nil
@@ -369,7 +444,7 @@ func (b *planner) array(t reflect.Type) decFn {
 
 // ptr decodes a pointer: nil for nil, else the value into what it points
 // to, allocated if it is nil.
-func (b *planner) ptr(t reflect.Type) decFn {
+func (b planner) ptr(t reflect.Type) decFn {
 	et := t.Elem()
 	ep := b.plan(et)
 	return func(d *decoder, p unsafe.Pointer) error {
@@ -387,7 +462,7 @@ func (b *planner) ptr(t reflect.Type) decFn {
 
 // mapOf decodes a map other than map[string]any: into the existing map if
 // there is one (nil for nil), every key and value decoded from zero.
-func (b *planner) mapOf(t reflect.Type) decFn {
+func (b planner) mapOf(t reflect.Type) decFn {
 	if t.Key() == stringType {
 		if f := stringMapDec(t.Elem()); f != nil {
 			return f
@@ -398,7 +473,7 @@ func (b *planner) mapOf(t reflect.Type) decFn {
 	return func(d *decoder, p unsafe.Pointer) error {
 		n, ok, err := d.mapLen()
 		if err != nil {
-			return err
+			return d.want(err, "object")
 		}
 		m := reflect.NewAt(t, p).Elem()
 		if !ok {
@@ -416,10 +491,10 @@ func (b *planner) mapOf(t reflect.Type) decFn {
 			k.SetZero()
 			v.SetZero()
 			if err := kp.dec(d, k.Addr().UnsafePointer()); err != nil {
-				return at(err, "[key]")
+				return d.at(err, "[key]")
 			}
 			if err := vp.dec(d, v.Addr().UnsafePointer()); err != nil {
-				return at(err, keySegment(k))
+				return d.at(err, keySegment(k))
 			}
 			m.SetMapIndex(k, v)
 		}
@@ -427,9 +502,10 @@ func (b *planner) mapOf(t reflect.Type) decFn {
 	}
 }
 
+// keySegment is the path segment of the map key k: `["k"]` for a string.
 func keySegment(k reflect.Value) string {
 	if k.Kind() == reflect.String {
-		return "." + k.String()
+		return keySeg([]byte(k.String()))
 	}
 	return fmt.Sprintf("[%v]", k.Interface())
 }
@@ -438,28 +514,26 @@ func keySegment(k reflect.Value) string {
 // element types, which assigns entries without reflection (nil if V is
 // not one of them).
 func stringMapDec(vt reflect.Type) decFn {
+	want, ranged := wantOf(vt), ""
 	switch vt {
 	case stringType:
-		return strMapDec(func(d *decoder) (string, error) { return d.string() })
+		return strMapDec(want, ranged, func(d *decoder) (string, error) { return d.string() })
 	case reflect.TypeFor[int]():
-		return strMapDec(func(d *decoder) (int, error) {
+		_, ranged = intWant(reflect.Int)
+		return strMapDec(want, ranged, func(d *decoder) (int, error) {
 			x, err := d.readSigned(intBits(reflect.Int))
-			return int(x), typed(err, vt)
+			return int(x), err
 		})
 	case reflect.TypeFor[int64]():
-		return strMapDec(func(d *decoder) (int64, error) {
-			x, err := d.readSigned(64)
-			return x, typed(err, vt)
-		})
+		_, ranged = intWant(reflect.Int64)
+		return strMapDec(want, ranged, func(d *decoder) (int64, error) { return d.readSigned(64) })
 	case reflect.TypeFor[uint64]():
-		return strMapDec(func(d *decoder) (uint64, error) {
-			x, err := d.readUnsigned(64)
-			return x, typed(err, vt)
-		})
+		_, ranged = intWant(reflect.Uint64)
+		return strMapDec(want, ranged, func(d *decoder) (uint64, error) { return d.readUnsigned(64) })
 	case reflect.TypeFor[float64]():
-		return strMapDec(func(d *decoder) (float64, error) { return d.float(false) })
+		return strMapDec(want, ranged, func(d *decoder) (float64, error) { return d.float(false) })
 	case reflect.TypeFor[bool]():
-		return strMapDec(func(d *decoder) (bool, error) { return d.bool() })
+		return strMapDec(want, ranged, func(d *decoder) (bool, error) { return d.bool() })
 	}
 	return nil
 }
@@ -468,13 +542,18 @@ func stringMapDec(vt reflect.Type) decFn {
 // sets it to nil. ok is false when there is nothing more to read.
 func strMapHeader[V any](d *decoder, p unsafe.Pointer) (mp *map[string]V, n int, ok bool, err error) {
 	mp = (*map[string]V)(p)
-	if n, ok, err = d.mapLen(); err == nil && !ok {
+	if n, ok, err = d.mapLen(); err != nil {
+		return mp, 0, false, d.want(err, "object")
+	}
+	if !ok {
 		*mp = nil
 	}
-	return mp, n, ok && err == nil, err
+	return mp, n, ok, nil
 }
 
-func strMapDec[V any](get func(*decoder) (V, error)) decFn {
+// strMapDec decodes a map[string]V with get; its errors want the value
+// type want (ranged for an integer that does not fit).
+func strMapDec[V any](want, ranged string, get func(*decoder) (V, error)) decFn {
 	return func(d *decoder, p unsafe.Pointer) error {
 		mp, n, ok, err := strMapHeader[V](d, p)
 		if !ok {
@@ -488,16 +567,14 @@ func strMapDec[V any](get func(*decoder) (V, error)) decFn {
 		for range n {
 			k, err := d.key()
 			if err != nil {
-				return err
+				return d.want(err, "object key (string)")
 			}
 			v, err := get(d)
 			if err != nil {
-				return at(err, "."+string(k))
+				return d.at(d.wantInt(err, want, ranged), keySeg(k))
 			}
-			m[string(k)] = v
+			m[d.st.intern(k)] = v
 		}
 		return nil
 	}
 }
-
-var errArrayStruct = errors.New("msgpack: number of fields in array-encoded struct has changed")

@@ -4,7 +4,6 @@ import (
 	"math"
 	"reflect"
 	"strconv"
-	"strings"
 )
 
 // The MessagePack library stores a decoded integer into a narrower Go
@@ -13,7 +12,7 @@ import (
 // msgpack_plan.go) reads every integer as it is on the wire, magnitude and
 // sign, and compares it with the Go integer type it goes into before
 // storing it: a value that does not fit, or a negative one for an unsigned
-// type, makes Unmarshal fail with a rangeError that says where. The check
+// type, makes Unmarshal fail with a DecodeError that says where. The check
 // is a comparison on a value already in a register: it costs nothing
 // measurable, and there is no second pass over the payload.
 //
@@ -72,42 +71,6 @@ func (w wireValue) fitsUint(bits int) bool {
 	return !w.neg && (bits == 64 || w.u < uint64(1)<<bits)
 }
 
-// rangeError is an integer that does not fit its Go type.
-type rangeError struct {
-	val  wireValue
-	typ  reflect.Type
-	path []string // innermost first while it is built
-}
-
-func (e *rangeError) Error() string {
-	var b strings.Builder
-	for i := len(e.path) - 1; i >= 0; i-- {
-		b.WriteString(e.path[i])
-	}
-	where := strings.TrimPrefix(b.String(), ".")
-	if where == "" {
-		where = "the top level"
-	}
-	return "msgpack: " + e.val.String() + " at " + where + " overflows " + e.typ.String()
-}
-
-// at adds seg (".name", "[3]") in front of the path of a rangeError, as
-// the error goes back up from the integer to the top level. Only failing
-// decodes pay for it.
-func at(err error, seg string) error {
-	if re, ok := err.(*rangeError); ok {
-		re.path = append(re.path, seg)
-	}
-	return err
-}
-
-func atIndex(err error, i int) error {
-	if re, ok := err.(*rangeError); ok {
-		re.path = append(re.path, "["+strconv.Itoa(i)+"]")
-	}
-	return err
-}
-
 // readSigned reads an integer for a signed Go integer of the given bits.
 func (d *decoder) readSigned(bits int) (int64, error) {
 	if d.pos < len(d.b) {
@@ -136,31 +99,19 @@ func (d *decoder) readUnsigned(bits int) (uint64, error) {
 // wireInRange reads an integer that must fit a Go integer of the given
 // signedness and bits; on an error it gives the zero wireValue.
 func (d *decoder) wireInRange(signed bool, bits int) (wireValue, error) {
+	start := d.pos
 	c, err := d.code()
 	if err != nil {
 		return wireValue{}, err
 	}
-	want := "uint64"
-	if signed {
-		want = "int64"
-	}
-	w, err := d.wireInt(c, want)
+	w, err := d.wireInt(c)
 	if err != nil {
 		return wireValue{}, err
 	}
 	if signed && !w.fitsInt(bits) || !signed && !w.fitsUint(bits) {
-		return wireValue{}, &rangeError{val: w}
+		return wireValue{}, &DecodeError{Got: "integer " + w.String(), Offset: start, Err: errOverflow}
 	}
 	return w, nil
-}
-
-// typed gives a rangeError from readSigned or readUnsigned the Go type the
-// integer was for.
-func typed(err error, t reflect.Type) error {
-	if re, ok := err.(*rangeError); ok && re.typ == nil {
-		re.typ = t
-	}
-	return err
 }
 
 // intBits is the size of a Go integer kind in bits.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
 )
 
 // decoder reads one MessagePack value straight out of the payload. It is
@@ -20,9 +21,12 @@ import (
 // them: a Buffer (extension 1) reads as bin wherever bytes or a string
 // are read, a Date (extension 2) as a timestamp wherever a time is read.
 type decoder struct {
-	b   []byte
-	pos int
-	st  *decState // the library's decoder, for the types it decodes itself
+	b      []byte
+	pos    int
+	st     *decState // the library's decoder, for the types it decodes itself
+	strict bool      // an unknown field is an error (MsgPackStrict)
+	depth  int       // levels of recursive types and interfaces entered
+	strs   []byte    // the chunk that short strings are copied into (see str)
 }
 
 // Codes of the MessagePack format.
@@ -61,10 +65,6 @@ func isRaw(c byte) bool {
 
 func isExt(c byte) bool {
 	return c >= mpExt8 && c <= mpExt32 || c >= mpFixExt1 && c <= mpFixExt6
-}
-
-func invalidCode(c byte, what string) error {
-	return fmt.Errorf("msgpack: invalid code=%x decoding %s", c, what)
 }
 
 func (d *decoder) code() (byte, error) {
@@ -140,8 +140,8 @@ func (d *decoder) count(size, min int) (int, error) {
 
 // wireInt reads an integer whose code c was read: its magnitude and sign
 // as on the wire. nil reads as 0, as the library has it; anything else is
-// the library's error for an integer.
-func (d *decoder) wireInt(c byte, what string) (wireValue, error) {
+// the wrong type.
+func (d *decoder) wireInt(c byte) (wireValue, error) {
 	switch {
 	case c <= 0x7f:
 		return wireValue{u: uint64(c)}, nil
@@ -158,7 +158,7 @@ func (d *decoder) wireInt(c byte, what string) (wireValue, error) {
 	case c == mpNil:
 		return wireValue{}, nil
 	}
-	return wireValue{}, invalidCode(c, what)
+	return wireValue{}, d.wrongType()
 }
 
 func signed(i int64) wireValue {
@@ -184,7 +184,7 @@ func (d *decoder) float(single bool) (float64, error) {
 		u, err := d.be(8)
 		return math.Float64frombits(u), err
 	}
-	w, err := d.wireInt(c, "float32")
+	w, err := d.wireInt(c)
 	if err != nil {
 		return 0, err
 	}
@@ -205,7 +205,7 @@ func (d *decoder) bool() (bool, error) {
 	case mpTrue:
 		return true, nil
 	}
-	return false, invalidCode(c, "bool")
+	return false, d.wrongType()
 }
 
 // bytesOf reads a string, bin or Node Buffer (extension 1): a view of its
@@ -218,12 +218,13 @@ func (d *decoder) bytesOf(c byte) (b []byte, ok bool, err error) {
 	case c == mpNil:
 		return nil, false, nil
 	case isExt(c):
+		start := d.pos - 1
 		var typ int8
 		if typ, n, err = d.extHeader(c); err == nil && typ != extBuffer {
-			err = invalidCode(c, "string/bytes length")
+			err = d.wrongAt(start, "", nil)
 		}
 	default:
-		err = invalidCode(c, "string/bytes length")
+		err = d.wrongType()
 	}
 	if err != nil {
 		return nil, false, err
@@ -232,12 +233,25 @@ func (d *decoder) bytesOf(c byte) (b []byte, ok bool, err error) {
 	return b, true, err
 }
 
+// bytes reads the next value with bytesOf (ok is false for nil); its
+// errors want bytes.
+func (d *decoder) bytes() (b []byte, ok bool, err error) {
+	c, err := d.code()
+	if err == nil {
+		b, ok, err = d.bytesOf(c)
+	}
+	if err != nil {
+		return nil, false, d.want(err, "bytes")
+	}
+	return b, ok, nil
+}
+
 // string reads a string (or bin, or Buffer; nil is ""), copied.
 func (d *decoder) string() (string, error) {
 	if d.pos < len(d.b) {
 		// The common case first: a short string.
 		if c := d.b[d.pos]; isFixStr(c) && int(c&0x1f) < len(d.b)-d.pos {
-			s := string(d.b[d.pos+1 : d.pos+1+int(c&0x1f)])
+			s := d.str(d.b[d.pos+1 : d.pos+1+int(c&0x1f)])
 			d.pos += 1 + int(c&0x1f)
 			return s, nil
 		}
@@ -247,7 +261,27 @@ func (d *decoder) string() (string, error) {
 		return "", err
 	}
 	b, _, err := d.bytesOf(c)
-	return string(b), err
+	return d.str(b), err
+}
+
+// str returns a copy of b as a string. Short strings are copied into a
+// chunk of memory they share (one allocation for the strings of a small
+// payload, where string(b) makes one each), of at most 512 bytes and no
+// more than the rest of the payload could need; a chunk's bytes are never
+// written again once a string holds them.
+func (d *decoder) str(b []byte) string {
+	const chunk, short = 512, 64
+	switch {
+	case len(b) == 0:
+		return ""
+	case len(b) > short:
+		return string(b)
+	case cap(d.strs)-len(d.strs) < len(b):
+		d.strs = make([]byte, 0, min(chunk, len(b)+len(d.b)-d.pos))
+	}
+	off := len(d.strs)
+	d.strs = append(d.strs, b...)
+	return unsafe.String(&d.strs[off], len(b))
 }
 
 // key reads a map key as the library reads a struct's field names: a view
@@ -308,7 +342,7 @@ func (d *decoder) arrayLen() (n int, ok bool, err error) {
 	if n, ok, known, err := d.containerLen(c, isFixArray(c), mpArray16, 1); known {
 		return n, ok, err
 	}
-	return 0, false, invalidCode(c, "array length")
+	return 0, false, d.wrongType()
 }
 
 // mapLenAfter reads a map header whose code c was read, or nil (ok false).
@@ -316,7 +350,7 @@ func (d *decoder) mapLenAfter(c byte) (n int, ok bool, err error) {
 	if n, ok, known, err := d.containerLen(c, isFixMap(c), mpMap16, 2); known {
 		return n, ok, err
 	}
-	return 0, false, fmt.Errorf("msgpack: unexpected code=%x decoding map length", c)
+	return 0, false, d.wrongType()
 }
 
 // containerLen reads the length of an array or a map whose code c was
@@ -355,7 +389,7 @@ func (d *decoder) mapLen() (int, bool, error) {
 		if typ, _, err := d.extHeader(c); err != nil {
 			return 0, false, err
 		} else if typ == extBuffer || typ == extDate {
-			return 0, false, fmt.Errorf("msgpack: Node extension %d at byte %d is not a map", typ, start)
+			return 0, false, d.wrongAt(start, "", nil) // Node's extensions are never a map
 		}
 		if c, err = d.code(); err != nil {
 			return 0, false, err
@@ -364,24 +398,37 @@ func (d *decoder) mapLen() (int, bool, error) {
 	return d.mapLenAfter(c)
 }
 
-// skip reads past one value, checking it is well formed.
+// skip reads past one value, checking it is well formed, in one loop over
+// its bytes with no calls: besides skipping what a Go type does not take,
+// it is MsgPackLen, with which the Go parent checks every response.
 func (d *decoder) skip() error {
+	b, pos := d.b, d.pos
 	for need := 1; need > 0; need-- {
-		c, err := d.code()
-		if err != nil {
-			return err
+		if pos >= len(b) {
+			d.pos = pos
+			return errMsgpackTruncated
 		}
-		n := 0 // bytes to skip
+		c := b[pos]
+		pos++
+		n := 0 // bytes of data after the code and its length
 		switch {
 		case c <= 0x7f || c >= 0xe0 || c == mpNil || c == mpFalse || c == mpTrue:
 		case isFixMap(c):
 			need += 2 * int(c&0x0f)
 		case isFixArray(c):
 			need += int(c & 0x0f)
-		case isRaw(c):
-			n, err = d.rawLen(c)
-		case isExt(c):
-			_, n, err = d.extHeader(c)
+		case isFixStr(c):
+			n = int(c & 0x1f)
+		case c >= mpStr8 && c <= mpStr32:
+			n = lengthAt(b, &pos, 1<<(c-mpStr8))
+		case c >= mpBin8 && c <= mpBin32:
+			n = lengthAt(b, &pos, 1<<(c-mpBin8))
+		case c >= mpExt8 && c <= mpExt32: // length, type, data
+			if n = lengthAt(b, &pos, 1<<(c-mpExt8)); n >= 0 {
+				n++
+			}
+		case c >= mpFixExt1 && c <= mpFixExt6: // type, data
+			n = 1 + 1<<(c-mpFixExt1)
 		case c == mpFloat:
 			n = 4
 		case c == mpDouble:
@@ -391,26 +438,49 @@ func (d *decoder) skip() error {
 		case c >= mpInt8 && c <= mpInt64:
 			n = 1 << (c - mpInt8)
 		case c == mpArray16 || c == mpArray32:
-			n, err = d.count(2<<(c-mpArray16), 1)
-			need, n = need+n, 0
+			if n = lengthAt(b, &pos, 2<<(c-mpArray16)); n >= 0 {
+				need, n = need+n, 0
+			}
 		case c == mpMap16 || c == mpMap32:
-			n, err = d.count(2<<(c-mpMap16), 2)
-			need, n = need+2*n, 0
-		default:
-			return fmt.Errorf("msgpack: unknown code %x", c)
+			if n = lengthAt(b, &pos, 2<<(c-mpMap16)); n >= 0 {
+				need, n = need+2*n, 0
+			}
+		default: // 0xc1, which MessagePack never uses
+			d.pos = pos
+			return d.wrongType()
 		}
-		if err != nil {
-			return err
+		if n < 0 || len(b)-pos < n {
+			d.pos = pos
+			return errMsgpackTruncated
 		}
-		if _, err := d.take(n); err != nil {
-			return err
-		}
-		// Every value takes a byte at least.
-		if need-1 > len(d.b)-d.pos {
+		pos += n
+		// Every value takes a byte at least: more announced than there
+		// are bytes left is a truncated payload, known before it costs.
+		if need-1 > len(b)-pos {
+			d.pos = pos
 			return errMsgpackTruncated
 		}
 	}
+	d.pos = pos
 	return nil
+}
+
+// lengthAt reads a big-endian length of size bytes at *pos and advances
+// past it: -1 if b ends first, and more than b holds (so truncated) for a
+// length beyond it.
+func lengthAt(b []byte, pos *int, size int) int {
+	if len(b)-*pos < size {
+		return -1
+	}
+	n := 0
+	for _, x := range b[*pos : *pos+size] {
+		n = n<<8 | int(x)
+	}
+	*pos += size
+	if n < 0 || n > len(b) {
+		return len(b) + 1
+	}
+	return n
 }
 
 // timeExt decodes the data of a timestamp (extension -1) or of Node's
@@ -455,22 +525,28 @@ func (d *decoder) time() (time.Time, error) {
 		return time.Time{}, nil
 	}
 	if !isExt(c) {
-		return time.Time{}, invalidCode(c, "ext len")
+		return time.Time{}, d.wrongType()
 	}
+	start := d.pos - 1
 	typ, data, err := d.ext(c)
 	if err != nil {
 		return time.Time{}, err
 	}
 	if typ != -1 && typ != extDate {
-		return time.Time{}, fmt.Errorf("msgpack: got ext type=%d, wanted -1", typ)
+		return time.Time{}, d.wrongAt(start, "", nil)
 	}
-	return timeExt(typ, data)
+	tm, err := timeExt(typ, data)
+	if err != nil {
+		return time.Time{}, d.wrongAt(start, "", nil)
+	}
+	return tm, nil
 }
 
 // topTime reads a time.Time as the library's Decoder.DecodeTime, which
 // it uses for a *time.Time given to Unmarshal: also the legacy array
 // [sec, nsec], an RFC 3339 string and the extension 13.
 func (d *decoder) topTime() (time.Time, error) {
+	start := d.pos
 	c, err := d.code()
 	if err != nil {
 		return time.Time{}, err
@@ -480,7 +556,7 @@ func (d *decoder) topTime() (time.Time, error) {
 		var w [2]wireValue
 		for i := range w {
 			if c, err = d.code(); err == nil {
-				w[i], err = d.wireInt(c, "int64")
+				w[i], err = d.wireInt(c)
 			}
 			if err != nil {
 				return time.Time{}, err
@@ -492,9 +568,13 @@ func (d *decoder) topTime() (time.Time, error) {
 		if err != nil {
 			return time.Time{}, err
 		}
-		return time.Parse(time.RFC3339Nano, string(b))
+		tm, err := time.Parse(time.RFC3339Nano, string(b))
+		if err != nil {
+			return time.Time{}, d.wrongAt(start, "", err)
+		}
+		return tm, nil
 	case !isExt(c):
-		return time.Time{}, invalidCode(c, "ext len")
+		return time.Time{}, d.wrongType()
 	}
 	typ, data, err := d.ext(c)
 	if err != nil {
@@ -505,7 +585,11 @@ func (d *decoder) topTime() (time.Time, error) {
 		if typ == 13 {
 			typ = -1
 		}
-		return timeExt(typ, data)
+		tm, err := timeExt(typ, data)
+		if err != nil {
+			return time.Time{}, d.wrongAt(start, "", nil)
+		}
+		return tm, nil
 	}
-	return time.Time{}, fmt.Errorf("msgpack: invalid time ext id=%d", typ)
+	return time.Time{}, d.wrongAt(start, "", nil)
 }

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"unsafe"
 )
@@ -50,7 +51,7 @@ type structPlan struct {
 	byName map[string]*sfield
 }
 
-func (b *planner) structOf(t reflect.Type) decFn {
+func (b planner) structOf(t reflect.Type) decFn {
 	list, byName, ok := libFields(t)
 	if !ok {
 		return libraryDec(t)
@@ -111,29 +112,34 @@ func fieldPath(t reflect.Type, index []int) (ptrs []ptrStep, off uintptr, ok boo
 func (s *structPlan) dec(d *decoder, p unsafe.Pointer) error {
 	c, err := d.code()
 	if err != nil {
-		return err
+		return d.want(err, "object")
 	}
-	n, ok, err := d.mapLenAfter(c)
-	if err != nil {
+	n, ok, known, err := d.containerLen(c, isFixMap(c), mpMap16, 2)
+	switch {
+	case !known:
 		// A struct sent as an array: its fields in order.
-		d.pos--
-		var aerr error
-		if n, ok, aerr = d.arrayLen(); aerr != nil {
-			return err
+		start := d.pos - 1
+		if n, _, known, err = d.containerLen(c, isFixArray(c), mpArray16, 1); !known {
+			return d.wrongAt(start, "object", nil)
 		}
-		if n == 0 {
-			ok = false
-		} else if n != len(s.list) {
-			return errArrayStruct
+		if err != nil {
+			return d.want(err, "object")
 		}
-		for _, f := range s.list[:n] {
-			if err := f.p.dec(d, f.addr(p)); err != nil {
-				return at(err, "."+f.name)
-			}
-		}
-		if ok {
+		if n == 0 { // as the library: the zero value
+			reflect.NewAt(s.typ, p).Elem().SetZero()
 			return nil
 		}
+		if n != len(s.list) {
+			return d.wrongAt(start, "object, or an array of its "+strconv.Itoa(len(s.list))+" fields", nil)
+		}
+		for _, f := range s.list {
+			if err := f.p.dec(d, f.addr(p)); err != nil {
+				return d.at(err, "."+f.name)
+			}
+		}
+		return nil
+	case err != nil:
+		return d.want(err, "object")
 	}
 	if !ok {
 		reflect.NewAt(s.typ, p).Elem().SetZero()
@@ -143,14 +149,17 @@ func (s *structPlan) dec(d *decoder, p unsafe.Pointer) error {
 	for range n {
 		k, err := d.key()
 		if err != nil {
-			return err
+			return d.want(err, "object key (string)")
 		}
 		var f *sfield
 		if next < len(s.list) && s.list[next].canon && s.list[next].name == string(k) {
 			f = s.list[next]
 		} else if f = s.byName[string(k)]; f == nil {
+			if d.strict {
+				return d.unknownField(k)
+			}
 			if err := d.skip(); err != nil {
-				return err
+				return d.at(d.want(err, "any value"), fieldSeg(k))
 			}
 			continue
 		}
@@ -158,7 +167,7 @@ func (s *structPlan) dec(d *decoder, p unsafe.Pointer) error {
 			next = f.index + 1
 		}
 		if err := f.p.dec(d, f.addr(p)); err != nil {
-			return at(err, "."+f.name)
+			return d.at(err, fieldSeg(k))
 		}
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math"
 	"reflect"
-	"sync"
 	"unsafe"
 )
 
@@ -30,48 +29,24 @@ type encPlan struct {
 	empty func(p unsafe.Pointer) bool // omitempty's test; nil: the library's (not planned)
 }
 
-var (
-	encPlans  sync.Map // reflect.Type → *encPlan
-	encPlanMu sync.Mutex
-)
+var encPlans planCache[encPlan]
 
-// encPlanFor returns the plan of t, making it on first use.
-func encPlanFor(t reflect.Type) *encPlan {
-	if p, ok := encPlans.Load(t); ok {
-		return p.(*encPlan)
-	}
-	encPlanMu.Lock()
-	defer encPlanMu.Unlock()
-	if p, ok := encPlans.Load(t); ok {
-		return p.(*encPlan)
-	}
-	b := encPlanner{m: make(map[reflect.Type]*encPlan)}
-	p := b.plan(t)
-	for t, q := range b.m {
-		encPlans.Store(t, q)
-	}
-	return p
-}
+// encPlanFor returns the plan of t, making it (and its parts) on first use.
+func encPlanFor(t reflect.Type) *encPlan { return encPlans.get(t, encPlanner{}.plan) }
 
-type encPlanner struct {
-	m map[reflect.Type]*encPlan
-}
+// encPlanner makes the encoding plans of a type and its parts.
+type encPlanner struct{}
 
-func (b *encPlanner) plan(t reflect.Type) *encPlan {
-	if p, ok := encPlans.Load(t); ok {
-		return p.(*encPlan)
+func (b encPlanner) plan(t reflect.Type) *encPlan {
+	p, found := encPlans.lookup(t)
+	if !found {
+		b.build(t, p)
 	}
-	if p, ok := b.m[t]; ok {
-		return p
-	}
-	p := &encPlan{}
-	b.m[t] = p
-	b.build(t, p)
 	return p
 }
 
 // build sets p's functions for t: planned ones, or the library's.
-func (b *encPlanner) build(t reflect.Type, p *encPlan) {
+func (b encPlanner) build(t reflect.Type, p *encPlan) {
 	if t == timeType || implements(t, encoderIface) {
 		p.enc = libraryEnc(t)
 		return
@@ -155,7 +130,7 @@ func setUint[T uint | uint8 | uint16 | uint32 | uint64 | uintptr](p *encPlan) {
 	p.empty = func(p unsafe.Pointer) bool { return *(*T)(p) == 0 }
 }
 
-func (b *encPlanner) slice(t reflect.Type, p *encPlan) {
+func (b encPlanner) slice(t reflect.Type, p *encPlan) {
 	p.empty = func(p unsafe.Pointer) bool { return (*sliceHeader)(p).len == 0 }
 	if t.Elem().Kind() == reflect.Uint8 && !implements(t.Elem(), encoderIface) {
 		p.enc = func(b []byte, p unsafe.Pointer) ([]byte, error) {
@@ -184,7 +159,7 @@ func (b *encPlanner) slice(t reflect.Type, p *encPlan) {
 	}
 }
 
-func (b *encPlanner) mapOf(t reflect.Type, p *encPlan) {
+func (b encPlanner) mapOf(t reflect.Type, p *encPlan) {
 	p.empty = func(p unsafe.Pointer) bool { return reflect.NewAt(t, p).Elem().Len() == 0 }
 	if t.Key().Kind() != reflect.String || t.Key() != stringType {
 		p.enc = libraryEnc(t)
@@ -192,7 +167,7 @@ func (b *encPlanner) mapOf(t reflect.Type, p *encPlan) {
 	}
 	switch t {
 	case mapStringAny:
-		p.enc = mapEnc(func(b []byte, v any) ([]byte, error) { return appendValue(b, v) })
+		p.enc = mapEnc(appendEncoded)
 		return
 	case mapStringString:
 		p.enc = mapEnc(func(b []byte, v string) ([]byte, error) { return appendStr(b, v), nil })
@@ -261,7 +236,7 @@ type encField struct {
 	omitEmpty bool
 }
 
-func (b *encPlanner) structOf(t reflect.Type, p *encPlan) {
+func (b encPlanner) structOf(t reflect.Type, p *encPlan) {
 	var fields []encField
 	omitAny := false
 	for i := range t.NumField() {
@@ -393,17 +368,32 @@ func appendInt(b []byte, n int64) []byte {
 
 // appendFloat32 appends a float32 inside a value. The library reads it as
 // a float64 (reflect.Value.Float) and back, which makes a signalling NaN
-// quiet; so does appendFloat32. (A float32 on its own, the library and
-// AppendMarshal encode as it is.)
+// quiet; so does appendFloat32. (A float32 on its own or as a value of a
+// map[string]any, the library encodes as it is: see appendEncoded.)
 func appendFloat32(b []byte, f float32) []byte {
+	if f != f {
+		f = math.Float32frombits(math.Float32bits(f) | 0x00400000)
+	}
+	return appendFloat32Bits(b, f)
+}
+
+// appendFloat32Bits appends a float32 with its bits as they are, or as an
+// integer if it is one (the library's EncodeFloat32 with compact floats).
+func appendFloat32Bits(b []byte, f float32) []byte {
 	if float32(int64(f)) == f {
 		return appendInt(b, int64(f))
 	}
-	bits := math.Float32bits(f)
-	if f != f {
-		bits |= 0x00400000
+	return binary.BigEndian.AppendUint32(append(b, 0xca), math.Float32bits(f))
+}
+
+// appendEncoded appends v as the library's Encoder.Encode does, which is
+// how it encodes a value on its own and each value of a map[string]any:
+// as appendValue, but a float32 with its bits as they are.
+func appendEncoded(b []byte, v any) ([]byte, error) {
+	if f, ok := v.(float32); ok {
+		return appendFloat32Bits(b, f), nil
 	}
-	return binary.BigEndian.AppendUint32(append(b, 0xca), bits)
+	return appendValue(b, v)
 }
 
 func appendFloat64(b []byte, f float64) []byte {

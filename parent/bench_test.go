@@ -10,8 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,13 +43,21 @@ func BenchmarkSpawnToReady(b *testing.B) {
 // BenchmarkRoundTrip measures a small msgpack echo through the Go parent
 // and the Go worker in another process.
 func BenchmarkRoundTrip(b *testing.B) {
-	m, err := parent.Start(context.Background(), "w", parent.Command{Path: conformance(b)}, parent.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	m := benchModule(b, parent.Command{Path: conformance(b)}, parent.Options{})
+	in := map[string]any{"id": 12345, "name": "procwire benchmark", "tags": []string{"alpha", "beta", "gamma"}, "score": 98.6}
+	benchCalls(b, m, "echo", in, new(map[string]any))
+}
+
+// benchModule starts cmd as module "w" with opts and a logger that
+// discards; b's cleanup shuts it down.
+func benchModule(b *testing.B, cmd parent.Command, opts parent.Options) *parent.Module {
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := parent.Start(context.Background(), "w", cmd, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer m.Shutdown(context.Background())
-	in := map[string]any{"id": 12345, "name": "procwire benchmark", "tags": []string{"alpha", "beta", "gamma"}, "score": 98.6}
-	benchCalls(b, m, "echo", in, new(map[string]any))
+	b.Cleanup(func() { m.Shutdown(context.Background()) })
+	return m
 }
 
 // caller is a *parent.Module or a *parent.Conn.
@@ -73,14 +79,9 @@ func benchCalls(b *testing.B, c caller, method string, in, out any) {
 // parent (compare with BenchmarkRawPump).
 func BenchmarkStream1MiB(b *testing.B) {
 	self, _ := os.Executable()
-	m, err := parent.Start(context.Background(), "w", parent.Command{Path: self, Env: append(os.Environ(), "PROCWIRE_FAKE=sdk-pump")}, parent.Options{
+	m := benchModule(b, parent.Command{Path: self, Env: append(os.Environ(), "PROCWIRE_FAKE=sdk-pump")}, parent.Options{
 		Methods: map[string]parent.MethodSpec{"pump": {Response: protocol.ResponseStream, Codec: codec.Raw}},
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Shutdown(context.Background())
 	req := binary.BigEndian.AppendUint32(nil, uint32(b.N))
 	b.SetBytes(1 << 20)
 	b.ResetTimer()
@@ -143,14 +144,9 @@ func BenchmarkRawPump(b *testing.B) {
 // BenchmarkRoundTripRaw is BenchmarkRoundTrip without codec work: 100 raw
 // bytes through echoRaw.
 func BenchmarkRoundTripRaw(b *testing.B) {
-	m, err := parent.Start(context.Background(), "w", parent.Command{Path: conformance(b)}, parent.Options{
+	m := benchModule(b, parent.Command{Path: conformance(b)}, parent.Options{
 		Methods: map[string]parent.MethodSpec{"echoRaw": {Codec: codec.Raw}},
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Shutdown(context.Background())
 	benchCalls(b, m, "echoRaw", make([]byte, 100), new([]byte))
 }
 
@@ -200,45 +196,24 @@ var small = SmallStruct{Name: "procwire benchmark", ID: 1 << 40, Count: 12345, S
 //
 //	go test -run '^$' -bench CallParallel -benchtime 3s ./parent/
 func BenchmarkCallParallel(b *testing.B) {
-	m, err := parent.Start(context.Background(), "w", parent.Command{Path: conformance(b)}, parent.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Shutdown(context.Background())
-	const callers = 64
+	m := benchModule(b, parent.Command{Path: conformance(b)}, parent.Options{})
+	benchParallelEcho(b, m.Stats().PID, func(out *SmallStruct) error {
+		return m.Call(context.Background(), "echo", small, out)
+	})
+}
+
+// benchParallelEcho measures b.N small struct echoes with call from 64
+// callers, after 1 000 untimed ones, and the CPU time per request of this
+// process and of the worker pid.
+func benchParallelEcho(b *testing.B, pid int, call func(out *SmallStruct) error) {
 	run := func(n int64) {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range callers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var out SmallStruct
-				for next.Add(1) <= n {
-					if err := m.Call(context.Background(), "echo", small, &out); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
+		callParallel(b, 64, n, func() func() error {
+			var out SmallStruct
+			return func() error { return call(&out) }
+		})
 	}
 	run(1000)
-	pid := strconv.Itoa(m.Stats().PID)
-	w0, s0 := cpuTime(pid), cpuTime("self")
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	run(int64(b.N))
-	elapsed := time.Since(start)
-	b.StopTimer()
-	w1, s1 := cpuTime(pid), cpuTime("self")
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
-	if w1 > w0 {
-		b.ReportMetric(float64(s1-s0)/float64(time.Microsecond)/float64(b.N), "parent-cpu-µs/req")
-		b.ReportMetric(float64(w1-w0)/float64(time.Microsecond)/float64(b.N), "worker-cpu-µs/req")
-	}
+	measureParallel(b, time.Microsecond, func() time.Duration { return cpuTime(strconv.Itoa(pid)) }, run)
 }
 
 // BenchmarkCallParallelNetRPC is BenchmarkCallParallel's baseline: the
@@ -247,50 +222,14 @@ func BenchmarkCallParallel(b *testing.B) {
 // Procwire. bench/compare runs the full comparison (and go-plugin).
 func BenchmarkCallParallelNetRPC(b *testing.B) {
 	client, pid := netRPCClient(b)
-	const callers = 64
-	run := func(n int64) {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range callers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var out SmallStruct
-				for next.Add(1) <= n {
-					if err := client.Call("Echo.Echo", small, &out); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-	}
-	run(1000)
-	w0, s0 := cpuTime(pid), cpuTime("self")
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	run(int64(b.N))
-	elapsed := time.Since(start)
-	b.StopTimer()
-	w1, s1 := cpuTime(pid), cpuTime("self")
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
-	if w1 > w0 {
-		b.ReportMetric(float64(s1-s0)/float64(time.Microsecond)/float64(b.N), "parent-cpu-µs/req")
-		b.ReportMetric(float64(w1-w0)/float64(time.Microsecond)/float64(b.N), "worker-cpu-µs/req")
-	}
+	benchParallelEcho(b, pid, func(out *SmallStruct) error { return client.Call("Echo.Echo", small, out) })
 }
 
 // BenchmarkRoundTripSmall is one caller's round trip of the small struct
 // echo (BenchmarkCallParallel's), and BenchmarkRoundTripNetRPC the same
 // with net/rpc: compare both with BenchmarkRawPingPong.
 func BenchmarkRoundTripSmall(b *testing.B) {
-	m, err := parent.Start(context.Background(), "w", parent.Command{Path: conformance(b)}, parent.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Shutdown(context.Background())
+	m := benchModule(b, parent.Command{Path: conformance(b)}, parent.Options{})
 	benchCalls(b, m, "echo", small, new(SmallStruct))
 }
 
@@ -307,7 +246,7 @@ func BenchmarkRoundTripNetRPC(b *testing.B) {
 
 // netRPCClient starts the netrpc peer (this test binary) and returns a
 // net/rpc client on its stdin and stdout, and its pid; b's cleanup stops it.
-func netRPCClient(b *testing.B) (*rpc.Client, string) {
+func netRPCClient(b *testing.B) (*rpc.Client, int) {
 	self, _ := os.Executable()
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), "PROCWIRE_FAKE=netrpc")
@@ -331,7 +270,7 @@ func netRPCClient(b *testing.B) (*rpc.Client, string) {
 		client.Close()
 		cmd.Wait()
 	})
-	return client, strconv.Itoa(cmd.Process.Pid)
+	return client, cmd.Process.Pid
 }
 
 // Echo is the net/rpc service of the netrpc peer.

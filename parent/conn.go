@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/procwire/procwire-go/internal/heap"
 	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
@@ -213,6 +214,9 @@ func (c *Conn) read(maxPayload uint32) {
 			var dst []byte
 			if h.Flags.Has(wire.FlagStream) && !h.Flags.Has(wire.FlagError) {
 				dst, f.buf = chunkBuffer(h.Length)
+			}
+			if f.buf == nil {
+				heap.CollectBefore(int(h.Length)) // a buffer of its own (internal/heap)
 			}
 			if f.payload, err = r.AppendPayload(dst); err != nil {
 				recycle(f.buf)

@@ -27,13 +27,7 @@ func TestStreamBackpressure(t *testing.T) {
 	defer conn.Close()
 
 	var written atomic.Int64
-	go func() {
-		r := wire.NewReader(wc, 0, 0)
-		w := wire.NewWriter(wc)
-		h, _, err := r.ReadFrame()
-		if err != nil {
-			return
-		}
+	answerFirst(wc, func(w *wire.Writer, h wire.Header) {
 		buf := make([]byte, size)
 		for i := 0; i < chunks; i++ {
 			for j := range buf {
@@ -45,7 +39,7 @@ func TestStreamBackpressure(t *testing.T) {
 			written.Add(size)
 		}
 		w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagResponse | wire.FlagStream | wire.FlagStreamEnd, RequestID: h.RequestID}, nil)
-	}()
+	})
 
 	n := 0
 	for c, err := range conn.Stream(context.Background(), "s", []byte{0}) {
@@ -75,10 +69,7 @@ func TestChunkKeep(t *testing.T) {
 	pc, wc := net.Pipe()
 	conn := streamConn(pc, codec.Raw)
 	defer conn.Close()
-	go func() {
-		r := wire.NewReader(wc, 0, 0)
-		w := wire.NewWriter(wc)
-		h, _, _ := r.ReadFrame()
+	answerFirst(wc, func(w *wire.Writer, h wire.Header) {
 		for i := 0; i < 8; i++ {
 			buf := make([]byte, 64<<10)
 			for j := range buf {
@@ -87,7 +78,7 @@ func TestChunkKeep(t *testing.T) {
 			w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagResponse | wire.FlagStream, RequestID: h.RequestID}, buf)
 		}
 		w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagResponse | wire.FlagStream | wire.FlagStreamEnd, RequestID: h.RequestID}, nil)
-	}()
+	})
 	var kept [][]byte
 	for c, err := range conn.Stream(context.Background(), "s", []byte{0}) {
 		if err != nil {
@@ -181,18 +172,7 @@ func TestRequestIDsWrapAndSkipZero(t *testing.T) {
 	defer conn.Close()
 	conn.nextID = 1<<32 - 3
 	ids := make(chan uint32, 8)
-	go func() {
-		r := wire.NewReader(wc, 0, 0)
-		w := wire.NewWriter(wc)
-		for {
-			h, p, err := r.ReadFrame()
-			if err != nil {
-				return
-			}
-			ids <- h.RequestID
-			w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagsResult, RequestID: h.RequestID}, p)
-		}
-	}()
+	go echoPeer(wc, func(h wire.Header) { ids <- h.RequestID })
 	for i := 0; i < 4; i++ {
 		if err := conn.Call(context.Background(), "e", []byte{1}, nil); err != nil {
 			t.Fatal(err)
@@ -329,13 +309,7 @@ func TestStrayFramesToAStream(t *testing.T) {
 			pc, wc := net.Pipe()
 			conn := streamConn(pc, codec.MsgPack)
 			defer conn.Close()
-			go func() {
-				r := wire.NewReader(wc, 0, 0)
-				w := wire.NewWriter(wc)
-				h, _, err := r.ReadFrame()
-				if err != nil {
-					return
-				}
+			answerFirst(wc, func(w *wire.Writer, h wire.Header) {
 				one, _ := codec.MsgPack.Marshal(1)
 				w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagsResult, RequestID: h.RequestID}, one)
 				w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagsAck, RequestID: h.RequestID}, one)
@@ -345,7 +319,7 @@ func TestStrayFramesToAStream(t *testing.T) {
 					last, _ = codec.MsgPack.Marshal(tt.wantErr)
 				}
 				w.WriteFrame(wire.Header{Method: 1, Flags: tt.last, RequestID: h.RequestID}, last)
-			}()
+			})
 			var chunks int
 			var gotErr error
 			for c, err := range StreamOf[int](context.Background(), conn, "s", nil) {
@@ -372,4 +346,17 @@ func TestStrayFramesToAStream(t *testing.T) {
 // stream method with codec c both ways.
 func streamConn(pc net.Conn, c codec.Codec) *Conn {
 	return NewConn(pc, 0, []protocol.MethodDesc{{Name: "s", ID: 1, Response: protocol.ResponseStream, RequestCodec: c, ResponseCodec: c}}, nil)
+}
+
+// answerFirst plays a worker on wc in a goroutine of its own: it reads the
+// first request and calls answer with a writer on wc and the request's
+// header. It gives up quietly when wc fails before a request arrives.
+func answerFirst(wc net.Conn, answer func(w *wire.Writer, req wire.Header)) {
+	go func() {
+		h, _, err := wire.NewReader(wc, 0, 0).ReadFrame()
+		if err != nil {
+			return
+		}
+		answer(wire.NewWriter(wc), h)
+	}()
 }

@@ -467,15 +467,7 @@ func TestCancellationAndTimeouts(t *testing.T) {
 		if err := m.Call(ctx, "sleep", 5000, nil); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("sleep = %v", err)
 		}
-		select {
-		case e := <-aborted:
-			var a map[string]string
-			if e.Decode(&a); a["method"] != "sleep" {
-				t.Fatalf("aborted %v", a)
-			}
-		case <-time.After(2 * time.Second):
-			t.Fatal("no aborted event: the abort frame was not sent")
-		}
+		waitAborted(t, aborted, "sleep") // the abort frame was sent
 		// The module default timeout.
 		if err := m.Call(context.Background(), "sleep", 600, nil); !errors.Is(err, parent.ErrTimeout) {
 			t.Fatalf("sleep past the request timeout = %v", err)
@@ -490,12 +482,24 @@ func TestCancellationAndTimeouts(t *testing.T) {
 				break
 			}
 		}
-		select {
-		case <-aborted: // from the timed-out sleep (cancellable) or the tick
-		case <-time.After(2 * time.Second):
-			t.Fatal("no aborted event after breaking out of tick")
-		}
+		waitAborted(t, aborted, "") // from the timed-out sleep (cancellable) or the tick
 	})
+}
+
+// waitAborted waits up to 2 s for the conformance worker's "aborted" event,
+// which its cancellable handlers send when they see an abort, and checks
+// that it names method (any method for "").
+func waitAborted(t *testing.T, aborted <-chan parent.Event, method string) {
+	t.Helper()
+	select {
+	case e := <-aborted:
+		var a map[string]string
+		if e.Decode(&a); method != "" && a["method"] != method {
+			t.Fatalf("aborted %v, want method %q", a, method)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatalf("no aborted event (for %q): the worker saw no abort", method)
+	}
 }
 
 func TestEventsAndConcurrency(t *testing.T) {

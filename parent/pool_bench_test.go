@@ -61,32 +61,52 @@ func benchPoolBurn(b *testing.B, cmd parent.Command, size int) {
 	in := map[string]int{"ms": 2}
 	// run makes n calls from poolBenchCallers goroutines.
 	run := func(n int64) {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range poolBenchCallers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for next.Add(1) <= n {
-					if err := p.Call(context.Background(), "burn", in, nil); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
+		callParallel(b, poolBenchCallers, n, func() func() error {
+			return func() error { return p.Call(context.Background(), "burn", in, nil) }
+		})
 	}
 	run(4 * poolBenchCallers) // every instance calibrates its burn, Node compiles it
 	pids := pidsOf(p)
-	workerCPU := func() time.Duration {
+	measureParallel(b, time.Millisecond, func() time.Duration {
 		var sum time.Duration
 		for _, pid := range pids {
 			sum += cpuTime(strconv.Itoa(pid))
 		}
 		return sum
+	}, run)
+}
+
+// callParallel makes n calls from callers goroutines, each with the call
+// that newCall gives it (so that each can decode into a value of its
+// own), and fails b with the first error of each goroutine.
+func callParallel(b *testing.B, callers int, n int64, newCall func() func() error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range callers {
+		call := newCall()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= n {
+				if err := call(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
 	}
+	wg.Wait()
+}
+
+// measureParallel times run(b.N) and reports the requests per second and,
+// where the kernel accounts CPU time per thread (Linux), the CPU time per
+// request, in unit (time.Microsecond or time.Millisecond), of the workers
+// (workerCPU: theirs so far) and of this process (the parent and the
+// callers), and how many CPUs other processes kept busy meanwhile.
+func measureParallel(b *testing.B, unit time.Duration, workerCPU func() time.Duration, run func(n int64)) {
+	perReq := "-cpu-" + strings.TrimPrefix(unit.String(), "1") + "/req"
 	w0, s0, all0 := workerCPU(), cpuTime("self"), busyTime()
+	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	run(int64(b.N))
@@ -95,8 +115,8 @@ func benchPoolBurn(b *testing.B, cmd parent.Command, size int) {
 	w1, s1, all1 := workerCPU(), cpuTime("self"), busyTime()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 	if w0 > 0 && w1 > w0 {
-		b.ReportMetric(float64(w1-w0)/float64(time.Millisecond)/float64(b.N), "worker-cpu-ms/req")
-		b.ReportMetric(float64(s1-s0)/float64(time.Millisecond)/float64(b.N), "parent-cpu-ms/req")
+		b.ReportMetric(float64(w1-w0)/float64(unit)/float64(b.N), "worker"+perReq)
+		b.ReportMetric(float64(s1-s0)/float64(unit)/float64(b.N), "parent"+perReq)
 		other := (all1 - all0) - (w1 - w0) - (s1 - s0)
 		b.ReportMetric(max(0, float64(other)/float64(elapsed)), "other-cpus")
 	}

@@ -16,14 +16,18 @@ import (
 )
 
 // echoPeer answers every request on nc with a result carrying the request's
-// payload, until nc fails.
-func echoPeer(nc net.Conn) {
+// payload, until nc fails; seen, if not nil, is given each request's header
+// first.
+func echoPeer(nc net.Conn, seen func(wire.Header)) {
 	r := wire.NewReader(nc, 0, 0)
 	w := wire.NewWriter(nc)
 	for {
 		h, p, err := r.ReadFrame()
 		if err != nil {
 			return
+		}
+		if seen != nil {
+			seen(h)
 		}
 		w.Queue(wire.Header{Method: h.Method, Flags: wire.FlagsResult, RequestID: h.RequestID}, p)
 		if r.Buffered() == 0 {
@@ -43,7 +47,7 @@ func TestConcurrentCallsCombined(t *testing.T) {
 	conn := NewConn(pc, 0, []protocol.MethodDesc{
 		{Name: "echo", ID: 1, Response: protocol.ResponseResult, RequestCodec: codec.MsgPack, ResponseCodec: codec.MsgPack},
 	}, nil)
-	go echoPeer(wc)
+	go echoPeer(wc, nil)
 	const callers, calls = 64, 200
 	var wg sync.WaitGroup
 	for g := range callers {

@@ -125,11 +125,7 @@ func TestStats(t *testing.T) {
 	if err := m.Call(short, "sleep", 5000, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("sleep with a deadline: %v", err)
 	}
-	select {
-	case <-aborted: // the worker saw the abort
-	case <-time.After(2 * time.Second):
-		t.Fatal("no aborted event")
-	}
+	waitAborted(t, aborted, "sleep") // the worker saw the abort
 	if err := m.Call(ctx, "sleep", 3000, nil); !errors.Is(err, parent.ErrTimeout) {
 		t.Fatalf("sleep past the timeout: %v", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"testing"
 
 	"github.com/procwire/procwire-go"
+	"github.com/procwire/procwire-go/internal/observe"
 	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/parent"
 )
@@ -37,13 +38,15 @@ type Event = parent.Event
 var ErrClosed = parent.ErrClosed
 
 // Parent is a test parent connected to one worker in the same process. Its
-// methods are those of parent.Conn: Call, Ack, Notify, Stream, Events.
+// methods are those of parent.Conn (Call, Ack, Notify, Stream, Events), and
+// Handled, which waits for a request's handler to return.
 type Parent struct {
 	*parent.Conn
 	serveErr chan error
 	cancel   context.CancelFunc
 	closed   bool
 	err      error
+	outcomes *outcomes
 }
 
 // New starts serving w over an in-process socket pair and returns the
@@ -61,7 +64,8 @@ func New(t testing.TB, w *procwire.Worker) *Parent {
 		methods[i].Cancellable = true
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Parent{serveErr: make(chan error, 1), cancel: cancel}
+	p := &Parent{serveErr: make(chan error, 1), cancel: cancel, outcomes: newOutcomes()}
+	observe.Register(w, p.outcomes.add)
 	go func() { p.serveErr <- w.ServeConn(ctx, workerEnd) }()
 	p.Conn = parent.NewConn(parentEnd, 0, methods, w.Events())
 	t.Cleanup(func() {
@@ -82,6 +86,7 @@ func (p *Parent) Close() error {
 	p.cancel()
 	p.Conn.Close()
 	p.err = <-p.serveErr
+	p.outcomes.close()
 	if errors.Is(p.err, procwire.ErrDisconnected) {
 		p.err = nil
 	}

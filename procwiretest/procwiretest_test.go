@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -174,5 +175,136 @@ func TestCancellationAborts(t *testing.T) {
 	var sum int
 	if err := p.Call(context.Background(), "add", pair{1, 1}, &sum); err != nil || sum != 2 {
 		t.Fatalf("after abort: %d, %v", sum, err)
+	}
+}
+
+// TestHandled checks that Handled reports how each request ended on the
+// worker's side: its result, its error or panic, its chunks, and an abort
+// seen by the handler (the cause of its context) or before it started.
+func TestHandled(t *testing.T) {
+	w := procwire.NewWorker(procwire.Options{MaxConcurrentHandlers: 1, Logger: slog.New(slog.DiscardHandler)})
+	procwire.Handle(w, "add", func(ctx context.Context, in pair) (int, error) { return in.A + in.B, nil })
+	procwire.Handle(w, "fail", func(ctx context.Context, in any) (any, error) {
+		return nil, &procwire.Error{Message: "nope", Code: "E_NOPE"}
+	})
+	procwire.Handle(w, "panic", func(ctx context.Context, in any) (any, error) { panic("boom") })
+	procwire.HandleStream(w, "count", func(ctx context.Context, n int, out *procwire.Stream[int]) error {
+		for i := range n {
+			if err := out.Send(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	procwire.Handle(w, "raw", func(ctx context.Context, in []byte) ([]byte, error) { return in, nil }, procwire.MethodOptions{Codec: codec.Raw})
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	procwire.Handle(w, "sleep", func(ctx context.Context, in any) (any, error) {
+		started <- struct{}{}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-release:
+			return "woke", nil
+		}
+	})
+	p := procwiretest.New(t, w)
+	ctx := context.Background()
+	wait := func(method string) procwiretest.Outcome {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		o, err := p.Handled(ctx, method)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Method != method {
+			t.Fatalf("outcome of %s for %s", o.Method, method)
+		}
+		return o
+	}
+
+	if err := p.Call(ctx, "add", pair{2, 3}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if o := wait("add"); !o.Ran || !o.HasResult || o.Result != 5 || o.Err != nil || o.Cause != nil || o.Aborted || o.ID == 0 {
+		t.Errorf("add: %+v", o)
+	}
+	p.Call(ctx, "fail", nil, nil)
+	var re *procwire.Error
+	if o := wait("fail"); !errors.As(o.Err, &re) || re.Code != "E_NOPE" || o.HasResult || o.Panicked {
+		t.Errorf("fail: %+v", o)
+	}
+	p.Call(ctx, "panic", nil, nil)
+	var pe *procwire.PanicError
+	if o := wait("panic"); !o.Panicked || !errors.As(o.Err, &pe) || pe.Value != "boom" {
+		t.Errorf("panic: %+v", o)
+	}
+	if n, err := drain(p.Stream(ctx, "count", 3), 0); n != 3 || err != nil {
+		t.Fatal(n, err)
+	}
+	if o := wait("count"); o.Chunks != 3 || o.HasResult || o.Err != nil {
+		t.Errorf("count: %+v", o)
+	}
+	p.Call(ctx, "raw", []byte("hi"), nil)
+	if o := wait("raw"); string(o.Result.([]byte)) != "hi" {
+		t.Errorf("raw: %+v", o)
+	}
+
+	// The parent gives up: the handler's context is cancelled with
+	// ErrAborted, and Handled says so once the handler has returned.
+	callCtx, cancel := context.WithCancel(ctx)
+	go func() {
+		<-started
+		cancel()
+	}()
+	if err := p.Call(callCtx, "sleep", nil, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("sleep: %v", err)
+	}
+	if o := wait("sleep"); !o.Ran || !o.Aborted || !errors.Is(o.Cause, procwire.ErrAborted) || !errors.Is(o.Err, context.Canceled) || o.HasResult {
+		t.Errorf("aborted sleep: %+v", o)
+	}
+
+	// An abort before the handler started (the one handler slot is busy):
+	// the handler never runs.
+	done := make(chan error, 1)
+	go func() { done <- p.Call(ctx, "sleep", nil, nil) }()
+	<-started
+	callCtx, cancel = context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	aborts := w.Stats().Aborts
+	if err := p.Call(callCtx, "add", pair{1, 1}, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("queued add: %v", err)
+	}
+	// The abort is on its way: release the slot once the worker read it.
+	for deadline := time.Now().Add(10 * time.Second); w.Stats().Aborts == aborts; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker did not read the abort")
+		}
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if o := wait("sleep"); o.Result != "woke" || o.Aborted {
+		t.Errorf("released sleep: %+v", o)
+	}
+	if o := wait("add"); o.Ran || !o.Aborted || !errors.Is(o.Cause, procwire.ErrAborted) {
+		t.Errorf("add aborted in the queue: %+v", o)
+	}
+
+	// Nothing more: Handled gives up with ctx, and after Close.
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := p.Handled(short, ""); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Handled with nothing to report: %v", err)
+	}
+	p.Call(ctx, "add", pair{}, nil)
+	p.Close()
+	if o, err := p.Handled(ctx, "add"); err != nil || o.Result != 0 {
+		t.Errorf("after Close, the outcome recorded before: %+v, %v", o, err)
+	}
+	if _, err := p.Handled(ctx, "add"); !errors.Is(err, procwiretest.ErrClosed) {
+		t.Errorf("after Close: %v", err)
 	}
 }

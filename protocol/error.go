@@ -7,6 +7,16 @@ import (
 	"maps"
 )
 
+// CodeBadRequest is the Code of the error with which a worker of this SDK
+// answers a request whose payload does not decode into the handler's
+// request type: the same code from every worker, whatever the method.
+// Its Message names the method and, for MessagePack, the field, what the
+// field's Go type wants and what came (`thumbnail: field "width": want
+// integer, got string "120"`); its Details hold "method", "codec", and,
+// for MessagePack, "field" (absent for the top-level value), "want"
+// (absent for an unknown field) and "got", as codec.DecodeError has them.
+const CodeBadRequest = "E_BAD_REQUEST"
+
 // Error is the structured error of a request, the same on both sides: a
 // worker's handler returns it, and a parent's call fails with it. Use
 // errors.As to recover it on either side.
@@ -22,15 +32,30 @@ import (
 type Error struct {
 	Message string
 	Code    string
+	// Details are sent beside "message" and "code". The keys "message"
+	// and "code" are reserved for Message and Code: Payload leaves out
+	// Details entries with those names, whatever Message and Code hold.
 	Details map[string]any
 	// Err is an optional underlying error, reachable with errors.Unwrap. It
 	// is not sent over the wire.
 	Err error
 }
 
-// Errorf returns an *Error with the given code and formatted message.
+// Errorf returns an *Error with the given code and a message formatted as
+// fmt.Errorf formats it. Like fmt.Errorf, a %w verb wraps its operand:
+// errors.Is and errors.As see it through the *Error (it becomes Err; with
+// several %w verbs, Err joins them), while the parent receives only the
+// formatted text.
 func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	err := fmt.Errorf(format, args...)
+	e := &Error{Code: code, Message: err.Error()}
+	switch w := err.(type) {
+	case interface{ Unwrap() error }:
+		e.Err = w.Unwrap()
+	case interface{ Unwrap() []error }:
+		e.Err = errors.Join(w.Unwrap()...)
+	}
+	return e
 }
 
 func (e *Error) Error() string {
@@ -43,10 +68,12 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Payload returns the value sent over the wire for e: a map holding
-// Details, "message" and "code" (when not empty).
+// Details (but for the reserved keys "message" and "code"), "message"
+// and "code" (when not empty).
 func (e *Error) Payload() map[string]any {
 	m := make(map[string]any, len(e.Details)+2)
 	maps.Copy(m, e.Details)
+	delete(m, "code") // reserved: see Details
 	m["message"] = e.Message
 	if e.Code != "" {
 		m["code"] = e.Code
@@ -67,7 +94,9 @@ func ErrorPayload(err error) any {
 // ErrorFromPayload returns the Error a parent makes of a decoded error
 // payload, with the message @procwire/core would give it: a string is the
 // message; a map gives its "message" and "code" (when strings) and the
-// rest as Details; anything else is shown as JSON.
+// rest as Details (a "message" or "code" that is not a string stays there,
+// under its key, though Payload does not send it on); anything else is
+// shown as JSON.
 func ErrorFromPayload(v any) *Error {
 	switch x := v.(type) {
 	case string:

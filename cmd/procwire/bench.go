@@ -18,23 +18,30 @@ import (
 )
 
 var benchCmd = &command{
-	name: "bench", short: "measure request rate and latency percentiles",
-	summary: "Spawn the worker and call one method as fast as it answers, from N concurrent callers, for a while; print the request rate and latency percentiles",
-	example: "procwire bench --method echo --data '{\"a\":1}' --concurrency 64 --duration 10s -- ./worker",
+	name: "bench", args: "METHOD ", short: "measure request rate and latency percentiles",
+	summary: "Spawn the worker and call METHOD (a result, ack or stream method: a stream is read to its end) as fast as it answers, from N concurrent callers, for a while; print the request rate and latency percentiles",
+	example: "procwire bench --data '{\"a\":1}' --concurrency 64 --duration 10s echo -- ./worker",
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {
-		method := fs.String("method", "echo", "the method to call (result, ack or stream: a stream is read to its end)")
+		methodFlag := fs.String("method", "", "deprecated: the METHOD argument")
 		rf := newRequestFlags(fs, withRequest, "")
 		concurrency := fs.Int("concurrency", 1, "concurrent callers")
 		duration := fs.Duration("duration", 5*time.Second, "how long to run")
 		asJSON := fs.Bool("json", false, "print the summary as JSON")
-		rf.check = func() error {
-			if *concurrency < 1 || *duration <= 0 {
+		method := new(string)
+		rf.check = func(pos []string) error {
+			var err error
+			switch *method, err = methodArg(pos, "method", *methodFlag); {
+			case err != nil:
+				return err
+			case *method == "":
+				return errors.New(`want one METHOD before "--"`)
+			case *concurrency < 1 || *duration <= 0:
 				return errors.New("--concurrency must be at least 1 and --duration positive")
 			}
 			return nil
 		}
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			return withSession(e, fs, args, 0, rf, only(method), func(sess *session) int {
+			return withSession(e, fs, args, optionalMethod, rf, only(method), func(sess *session) int {
 				m, in := sess.m, sess.in
 				rt := m.Schema().Methods[*method].Response
 				if rt == protocol.ResponseNone {

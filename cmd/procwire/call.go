@@ -35,11 +35,11 @@ var callCmd = &command{
 					ctx, cancel = context.WithTimeoutCause(ctx, *timeout, fmt.Errorf("no response from %s within %v", method, *timeout))
 					defer cancel()
 				}
+				var out []byte
+				if err := m.Call(ctx, method, in, &out); err != nil {
+					return fail(e, cause(ctx, err))
+				}
 				if *rawOut != "" {
-					var out []byte
-					if err := m.Call(ctx, method, in, &out); err != nil {
-						return fail(e, cause(ctx, err))
-					}
 					w, closeOut, err := output(e, *rawOut)
 					if err != nil {
 						return fail(e, err)
@@ -53,12 +53,8 @@ var callCmd = &command{
 					}
 					return exitOK
 				}
-				var out any
-				if err := m.Call(ctx, method, in, &out); err != nil {
-					return fail(e, cause(ctx, err))
-				}
-				if err := printJSON(e.stdout, out); err != nil {
-					return fail(e, err)
+				if err := printPayload(e.stdout, out); err != nil {
+					return fail(e, fmt.Errorf("the response: %w", err))
 				}
 				return exitOK
 			})

@@ -19,10 +19,15 @@ import (
 	"github.com/procwire/procwire-go/protocol"
 )
 
+// optionalMethod is parseArgs's want for a command whose METHOD may be
+// left out (it then has a deprecated flag for it, or needs none).
+const optionalMethod = -1
+
 // parseArgs parses the flags (which may come before or after the
 // positional arguments) and splits off the worker's command line after
-// "--". want is the number of positional arguments expected. If it
-// returns ok false, the command exits with code (0 after --help).
+// "--". want is the number of positional arguments expected, or
+// optionalMethod for at most one. If it returns ok false, the command
+// exits with code (0 after --help).
 func parseArgs(e *env, fs *flag.FlagSet, args []string, want int) (pos, worker []string, code int, ok bool) {
 	sep := -1
 	for i, a := range args {
@@ -53,6 +58,10 @@ func parseArgs(e *env, fs *flag.FlagSet, args []string, want int) (pos, worker [
 		fmt.Fprintf(e.stderr, "procwire: missing \"--\" before the worker's command line\n\n")
 	case len(worker) == 0:
 		fmt.Fprintf(e.stderr, "procwire: missing the worker's command after \"--\"\n\n")
+	case want == optionalMethod && len(pos) > 1:
+		fmt.Fprintf(e.stderr, "procwire: want at most one METHOD before \"--\", got %d arguments\n\n", len(pos))
+	case want == optionalMethod:
+		return pos, worker, exitOK, true
 	case len(pos) != want && want == 1:
 		fmt.Fprintf(e.stderr, "procwire: want one METHOD before \"--\", got %d arguments\n\n", len(pos))
 	case len(pos) != want:
@@ -113,18 +122,19 @@ func stop(m *parent.Module) {
 	m.Shutdown(context.Background())
 }
 
-// spec is the method declaration for the codec flags: a raw request or
-// response codec, the response type left to the schema. Every method is
-// declared cancellable, so that an interrupt (Ctrl-C) or a timeout sends
-// the abort frame whatever the method: a worker ignores an abort to a
-// method that cannot be cancelled.
-func spec(rawIn, rawOut bool) parent.MethodSpec {
-	s := parent.MethodSpec{Cancellable: true}
+// spec is the method declaration of a command that sends requests: the
+// request codec raw with --raw-in (MessagePack otherwise), the response
+// type left to the schema. The response codec is raw: the command prints
+// a MessagePack response from its bytes, its maps in the order they
+// arrived (printPayload), or writes the bytes as they are (--raw-out).
+// Every method is declared cancellable, so that an interrupt (Ctrl-C) or a
+// timeout sends the abort frame whatever the method, as a Node caller's
+// AbortSignal does for a method declared `cancellable: true`: a worker
+// ignores an abort to a method that cannot be cancelled.
+func spec(rawIn bool) parent.MethodSpec {
+	s := parent.MethodSpec{Cancellable: true, ResponseCodec: codec.Raw}
 	if rawIn {
 		s.RequestCodec = codec.Raw
-	}
-	if rawOut {
-		s.ResponseCodec = codec.Raw
 	}
 	return s
 }
@@ -135,8 +145,9 @@ type requestFlags struct {
 	data, rawIn, rawOut *string
 	verbose             *bool
 	initTimeout         *time.Duration
-	// check, if set, vets the parsed flags: an error is a usage error.
-	check func() error
+	// check, if set, vets the parsed flags and the positional arguments:
+	// an error is a usage error.
+	check func(pos []string) error
 }
 
 // Flag sets for newRequestFlags.
@@ -153,7 +164,7 @@ func newRequestFlags(fs *flag.FlagSet, which int, rawOutUsage string) *requestFl
 		initTimeout: fs.Duration("init-timeout", parent.DefaultInitTimeout, "fail if the worker has not sent $init (is not ready) within this long"),
 	}
 	if which&withRequest != 0 {
-		rf.data = fs.String("data", "", "the request as JSON (MessagePack on the wire; null if absent)")
+		rf.data = fs.String("data", "", "the request as JSON (MessagePack on the wire; null if absent; {\"$bytes\": \"<base64>\"} or {\"$bytes\": \"@FILE\"} for bytes), or @FILE (- for stdin): the file's bytes as one MessagePack byte string")
 		rf.rawIn = fs.String("raw-in", "", "send the bytes of `FILE` (- for stdin) with the raw codec")
 	}
 	if which&withRawOut != 0 {
@@ -185,10 +196,14 @@ func begin(e *env, fs *flag.FlagSet, args []string, want int, rf *requestFlags, 
 		return nil, exitUsage
 	}
 	if rf.check != nil {
-		if err := rf.check(); err != nil {
+		if err := rf.check(pos); err != nil {
 			fmt.Fprintf(e.stderr, "procwire: %v\n", err)
 			return nil, exitUsage
 		}
+	}
+	if rf.raw(rf.data) && rf.raw(rf.rawIn) {
+		fmt.Fprintf(e.stderr, "procwire: --data and --raw-in both give the request: use one\n")
+		return nil, exitUsage
 	}
 	s := &session{pos: pos}
 	if rf.data != nil {
@@ -199,7 +214,7 @@ func begin(e *env, fs *flag.FlagSet, args []string, want int, rf *requestFlags, 
 	}
 	var methods map[string]parent.MethodSpec
 	if declare != nil {
-		methods = declare(pos, spec(rf.raw(rf.rawIn), rf.raw(rf.rawOut)))
+		methods = declare(pos, spec(rf.raw(rf.rawIn)))
 	}
 	m, err := start(e, worker, rf, methods)
 	if err != nil {
@@ -231,28 +246,67 @@ func only(name *string) func([]string, parent.MethodSpec) map[string]parent.Meth
 	}
 }
 
+// methodArg returns the METHOD of a command that takes it as its
+// positional argument or, deprecated, as the flag named flagName (whose
+// value is flagValue); "" if neither gives one.
+func methodArg(pos []string, flagName, flagValue string) (string, error) {
+	switch {
+	case len(pos) == 0:
+		return flagValue, nil
+	case flagValue != "" && flagValue != pos[0]:
+		return "", fmt.Errorf("METHOD %q and --%s %q disagree (--%s is deprecated: give METHOD only)", pos[0], flagName, flagValue, flagName)
+	}
+	return pos[0], nil
+}
+
 // first declares the method named by the first positional argument.
 func first(pos []string, spec parent.MethodSpec) map[string]parent.MethodSpec {
 	return map[string]parent.MethodSpec{pos[0]: spec}
 }
 
-// request is the request value of --data (JSON) or --raw-in (a file, "-"
-// for stdin).
+// request is the request value of --data (JSON, or @FILE: the file's
+// bytes, "-" for stdin) or --raw-in (a file, "-" for stdin).
 func request(e *env, data, rawIn string) (any, error) {
+	read := e.files()
 	if rawIn != "" {
-		if rawIn == "-" {
-			return io.ReadAll(e.stdin)
-		}
-		return os.ReadFile(rawIn)
+		return read(rawIn)
 	}
 	if data == "" {
 		return nil, nil
 	}
-	v, err := parseJSON(data)
+	if name, ok := strings.CutPrefix(data, "@"); ok {
+		// JSON never begins with "@": the whole request is the file's
+		// bytes, as one byte string.
+		b, err := read(name)
+		if err != nil {
+			return nil, fmt.Errorf("--data: %w", err)
+		}
+		return b, nil
+	}
+	v, err := parseJSON(data, read)
 	if err != nil {
 		return nil, fmt.Errorf("--data: %w", err)
 	}
 	return v, nil
+}
+
+// files returns the function that reads the files of a command line's
+// "@FILE" forms and --raw-in: "-" is stdin, which can be read once.
+func (e *env) files() readFunc {
+	stdinRead := false
+	return func(name string) ([]byte, error) {
+		switch name {
+		case "":
+			return nil, errors.New(`"@" wants a file name ("@-" for stdin)`)
+		case "-":
+			if stdinRead {
+				return nil, errors.New("stdin can be read once: \"-\" is used twice")
+			}
+			stdinRead = true
+			return io.ReadAll(e.stdin)
+		}
+		return os.ReadFile(name)
+	}
 }
 
 // output opens the --raw-out file ("-" for stdout).
@@ -290,16 +344,6 @@ func fail(e *env, err error) int {
 	}
 	fmt.Fprintf(e.stderr, "procwire: %v\n", err)
 	return exitFailure
-}
-
-// printJSON writes v as one line of JSON.
-func printJSON(w io.Writer, v any) error {
-	b, err := json.Marshal(jsonValue(v))
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
 }
 
 // logHandler writes the worker's stderr lines as they are, and the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"slices"
@@ -12,18 +13,25 @@ import (
 )
 
 var eventsCmd = &command{
-	name: "events", short: "print the worker's events as JSON lines",
-	summary: "Spawn the worker and print every event it emits as a line of JSON {\"event\": name, \"data\": value} until interrupted (or --duration); --call sends a request first, to make the worker emit",
-	example: `procwire events --call progress --data '{"n":3}' --duration 1s -- ./worker`,
+	name: "events", args: "[METHOD] ", short: "print the worker's events as JSON lines",
+	summary: "Spawn the worker and print every event it emits as a line of JSON {\"data\": value, \"event\": name} until interrupted (or --duration); with METHOD, call it first (with --data), to make the worker emit",
+	example: `procwire events --data '{"n":3}' --duration 1s progress -- ./worker`,
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {
 		duration := fs.Duration("duration", 0, "stop after this long (0: until interrupted)")
-		call := fs.String("call", "", "call `METHOD` once the subscriptions are in place")
+		callFlag := fs.String("call", "", "deprecated: the METHOD argument")
 		rf := newRequestFlags(fs, 0, "")
-		rf.data, rf.rawIn = fs.String("data", "", "the request of --call as JSON"), new(string)
+		rf.data, rf.rawIn = fs.String("data", "", "the request of METHOD as JSON (see \"procwire help call\")"), new(string)
+		call := new(string)
+		rf.check = func(pos []string) (err error) {
+			if *call, err = methodArg(pos, "call", *callFlag); err == nil && *call == "" && *rf.data != "" {
+				err = errors.New("--data is the request of METHOD: give METHOD too")
+			}
+			return err
+		}
 		return func(e *env, fs *flag.FlagSet, args []string) int {
-			// The --call method, if any, is declared cancellable (an
-			// interrupt aborts it).
-			return withSession(e, fs, args, 0, rf, only(call), func(s *session) int {
+			// METHOD, if any, is declared cancellable (an interrupt
+			// aborts it).
+			return withSession(e, fs, args, optionalMethod, rf, only(call), func(s *session) int {
 				m, in := s.m, s.in
 				ctx := e.ctx
 				if *duration > 0 {
@@ -41,13 +49,13 @@ var eventsCmd = &command{
 				slices.Sort(names)
 				for _, name := range names {
 					m.OnEvent(name, func(ev parent.Event) {
-						var v any
-						if err := ev.Decode(&v); err != nil {
+						v, err := decodeOrdered(ev.Payload)
+						if err != nil {
 							v = fmt.Sprintf("undecodable payload (%d bytes): %v", len(ev.Payload), err)
 						}
 						mu.Lock()
 						defer mu.Unlock()
-						printJSON(e.stdout, map[string]any{"event": ev.Name, "data": v})
+						printValue(e.stdout, object{{"data", v}, {"event", ev.Name}})
 					})
 				}
 				if *call != "" {

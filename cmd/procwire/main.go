@@ -49,7 +49,7 @@ type command struct {
 var commands []*command
 
 func init() {
-	commands = []*command{schemaCmd, callCmd, streamCmd, benchCmd, eventsCmd}
+	commands = []*command{schemaCmd, callCmd, streamCmd, benchCmd, eventsCmd, genCmd}
 }
 
 // run is the whole program, with its environment passed in (tests call

@@ -19,12 +19,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	sdk "github.com/procwire/procwire-go"
+	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/internal/testenv"
+	"github.com/procwire/procwire-go/parent"
 )
 
 // TestMain doubles as the worker of the tests of a dying worker (see
@@ -139,8 +142,8 @@ func TestCall(t *testing.T) {
 		{"echo", []string{"--data", `{"a":1}`, "echo"}, 0, `{"a":1}` + "\n", nil, nil},
 		{"flags after the method", []string{"echo", "--data", `[1,2.5,"x",null,true]`}, 0, `[1,2.5,"x",null,true]` + "\n", nil, nil},
 		{"no data is null", []string{"echo"}, 0, "null\n", nil, nil},
-		{"types as Node sees them", []string{"types"}, 0,
-			`{"arr":[1,"a",true],"big":1099511627776,"bin":"AQID","date":"2023-11-14T22:13:20.000Z","float":1.5,"int":1,"map":{"k":"v"},"neg":-1,"nil":null,"str":"héllo"}` + "\n", nil, nil},
+		{"types as Node sees them, in the struct's field order", []string{"types"}, 0,
+			`{"int":1,"neg":-1,"big":1099511627776,"float":1.5,"str":"héllo","bin":"AQID","date":"2023-11-14T22:13:20.000Z","nil":null,"arr":[1,"a",true],"map":{"k":"v"}}` + "\n", nil, nil},
 		{"ack", []string{"ack"}, 0, `{"ok":true}` + "\n", nil, nil},
 		{"none", []string{"--data", `"hi"`, "notify"}, 0, "", nil, nil},
 		{"error", []string{"--data", `"x"`, "fail"}, 1, "", []string{"error: fail: x"}, nil},
@@ -190,7 +193,7 @@ func TestCallNodeWorker(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
 	}
 	r = procwire(t, context.Background(), "", "call", "types", "--", node, filepath.Join(testenv.InteropDir(), "reference-worker.mjs"))
-	want := `{"arr":[1,"a",true],"big":1099511627776,"bin":"AQID","date":"2023-11-14T22:13:20.000Z","float":1.5,"int":1,"map":{"k":"v"},"neg":-1,"nil":null,"str":"héllo"}` + "\n"
+	want := `{"int":1,"neg":-1,"big":1099511627776,"float":1.5,"str":"héllo","bin":"AQID","date":"2023-11-14T22:13:20.000Z","nil":null,"arr":[1,"a",true],"map":{"k":"v"}}` + "\n"
 	if r.code != 0 || r.stdout != want {
 		t.Fatalf("types from Node: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
 	}
@@ -237,7 +240,7 @@ func TestStreamInterrupted(t *testing.T) {
 }
 
 func TestBench(t *testing.T) {
-	r := procwire(t, context.Background(), "", "bench", "--concurrency", "4", "--duration", "1s", "--json", "--data", `{"a":1}`, "--", conformanceWorker(t))
+	r := procwire(t, context.Background(), "", "bench", "--concurrency", "4", "--duration", "1s", "--json", "--data", `{"a":1}`, "echo", "--", conformanceWorker(t))
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -248,10 +251,11 @@ func TestBench(t *testing.T) {
 	if s.Requests == 0 || s.Errors != 0 || s.PerSecond <= 0 || !(s.MinUs <= s.P50Us && s.P50Us <= s.P90Us && s.P90Us <= s.P99Us && s.P99Us <= s.MaxUs) {
 		t.Fatalf("summary %+v", s)
 	}
-	r = procwire(t, context.Background(), "", "bench", "--method", "count", "--data", `{"n":3}`, "--duration", "200ms", "--", conformanceWorker(t))
-	if r.code != 0 || !strings.Contains(r.stdout, "p99") {
+	r = procwire(t, context.Background(), "", "bench", "count", "--data", `{"n":3}`, "--duration", "200ms", "--", conformanceWorker(t))
+	if r.code != 0 || !strings.Contains(r.stdout, "p99") || !strings.Contains(r.stdout, "method       count") {
 		t.Fatalf("bench of a stream: exit %d, %s %s", r.code, r.stdout, r.stderr)
 	}
+	// --method is the deprecated form of METHOD.
 	r = procwire(t, context.Background(), "", "bench", "--method", "fail", "--duration", "200ms", "--", conformanceWorker(t))
 	if r.code != 1 || !strings.Contains(r.stderr, "fail: ") {
 		t.Fatalf("bench of a failing method: exit %d, %s", r.code, r.stderr)
@@ -259,15 +263,18 @@ func TestBench(t *testing.T) {
 }
 
 func TestEvents(t *testing.T) {
-	r := procwire(t, context.Background(), "", "events", "--call", "progress", "--data", `{"n":3}`, "--duration", "300ms", "--", conformanceWorker(t))
 	want := `{"data":{"i":0},"event":"progress"}` + "\n" + `{"data":{"i":1},"event":"progress"}` + "\n" + `{"data":{"i":2},"event":"progress"}` + "\n"
-	if r.code != 0 || r.stdout != want {
-		t.Fatalf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	// METHOD, and --call its deprecated form.
+	for _, method := range [][]string{{"progress"}, {"--call", "progress"}} {
+		r := procwire(t, context.Background(), "", append(append([]string{"events", "--data", `{"n":3}`, "--duration", "300ms"}, method...), "--", conformanceWorker(t))...)
+		if r.code != 0 || r.stdout != want {
+			t.Fatalf("%v: exit %d, stdout %q, stderr %s", method, r.code, r.stdout, r.stderr)
+		}
 	}
 	// Interrupted: a normal end for events.
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
-	r = procwire(t, ctx, "", "events", "--call", "notify", "--data", `"x"`, "--", conformanceWorker(t))
+	r := procwire(t, ctx, "", "events", "--data", `"x"`, "notify", "--", conformanceWorker(t))
 	if r.code != 0 || r.stdout != `{"data":"x","event":"notified"}`+"\n" {
 		t.Fatalf("interrupted: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
 	}
@@ -286,6 +293,13 @@ func TestUsage(t *testing.T) {
 		{[]string{"call", "echo", "--"}, 2, "missing the worker's command"},
 		{[]string{"call", "--bogus", "echo", "--", "w"}, 2, "flag provided but not defined"},
 		{[]string{"schema", "extra", "--", "w"}, 2, "unexpected arguments"},
+		{[]string{"bench", "--", "w"}, 2, "want one METHOD"},
+		{[]string{"bench", "--method", "a", "b", "--", "w"}, 2, `METHOD "b" and --method "a" disagree`},
+		{[]string{"bench", "a", "b", "--", "w"}, 2, "want at most one METHOD"},
+		{[]string{"events", "a", "b", "--", "w"}, 2, "want at most one METHOD"},
+		{[]string{"events", "--call", "a", "b", "--", "w"}, 2, `METHOD "b" and --call "a" disagree`},
+		{[]string{"events", "--data", "1", "--", "w"}, 2, "give METHOD too"},
+		{[]string{"call", "--data", "1", "--raw-in", "f", "m", "--", "w"}, 2, "--data and --raw-in both give the request"},
 	}
 	for _, tt := range tests {
 		r := procwire(t, context.Background(), "", tt.args...)
@@ -359,12 +373,12 @@ func TestParseJSON(t *testing.T) {
 		{`{"a":[1,"x"]}`, map[string]any{"a": []any{int64(1), "x"}}},
 	}
 	for _, tt := range tests {
-		got, err := parseJSON(tt.in)
+		got, err := parseJSON(tt.in, nil)
 		if err != nil || !equal(got, tt.want) {
 			t.Errorf("parseJSON(%s) = %#v, %v; want %#v", tt.in, got, err, tt.want)
 		}
 	}
-	if _, err := parseJSON(`1 2`); err == nil {
+	if _, err := parseJSON(`1 2`, nil); err == nil {
 		t.Error("two values accepted")
 	}
 }
@@ -428,15 +442,15 @@ func TestInitTimeout(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("the worker is sleep(1)")
 	}
-	for _, c := range commands {
-		t.Run(c.name, func(t *testing.T) {
-			args := []string{c.name, "--init-timeout", "200ms"}
-			if c.name == "call" || c.name == "stream" {
+	for _, name := range []string{"schema", "call", "stream", "bench", "events"} {
+		t.Run(name, func(t *testing.T) {
+			args := []string{name, "--init-timeout", "200ms"}
+			if name == "call" || name == "stream" || name == "bench" {
 				args = append(args, "m")
 			}
 			start := time.Now()
 			r := procwire(t, context.Background(), "", append(args, "--", "sleep", "30")...)
-			if r.code != 1 || !strings.Contains(r.stderr, "did not send $init within 200ms") {
+			if r.code != 1 || !strings.Contains(r.stderr, "within 200ms") {
 				t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
 			}
 			if d := time.Since(start); d > 3*time.Second {
@@ -499,7 +513,7 @@ func TestWorkerDies(t *testing.T) {
 		{"exit status mid-call", []string{"call", "--data", "3", "exit"}, false, "worker exited: exit status 3"},
 		{"killed mid-call", []string{"call", "hang"}, true, "worker exited: signal: killed"},
 		{"killed mid-stream of events", []string{"events", "--call", "mark"}, true, "worker exited: signal: killed"},
-		{"exit status during a bench", []string{"bench", "--method", "exit", "--data", "4", "--duration", "10s"}, false, "worker exited: exit status 4"},
+		{"exit status during a bench", []string{"bench", "--data", "4", "--duration", "10s", "exit"}, false, "worker exited: exit status 4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -531,7 +545,9 @@ func TestInterruptAbortsAnyMethod(t *testing.T) {
 	e := &env{ctx: context.Background(), stdin: strings.NewReader(""), stdout: io.Discard, stderr: new(testenv.Buffer)}
 	fs := flag.NewFlagSet("call", flag.ContinueOnError)
 	rf := newRequestFlags(fs, withRequest|withRawOut, "")
-	s, code := begin(e, fs, []string{"sleep", "--", conformanceWorker(t)}, 1, rf, first)
+	s, code := begin(e, fs, []string{"sleep", "--", conformanceWorker(t)}, 1, rf, func(pos []string, spec parent.MethodSpec) map[string]parent.MethodSpec {
+		return map[string]parent.MethodSpec{"sleep": spec, "tick": spec}
+	})
 	if s == nil {
 		t.Fatalf("exit %d: %s", code, e.stderr)
 	}
@@ -554,6 +570,25 @@ func TestInterruptAbortsAnyMethod(t *testing.T) {
 	if st := s.m.Stats().Methods["sleep"]; st.Requests != 1 || st.Aborted != 1 {
 		t.Errorf("sleep stats %+v", st)
 	}
+	// A stream: stopped by Ctrl-C, the tick handler sees the abort too.
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	chunks, bytes := new(atomic.Int64), new(atomic.Int64)
+	if err := copyStream(s.m, &env{ctx: ctx, stdout: io.Discard}, "tick", nil, io.Discard, false, chunks, bytes); !errors.Is(err, context.Canceled) {
+		t.Fatalf("tick: %v", err)
+	}
+	select {
+	case ev := <-aborted:
+		var a map[string]string
+		if ev.Decode(&a); a["method"] != "tick" {
+			t.Fatalf("aborted %v", a)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the tick handler saw no abort")
+	}
+	if chunks.Load() == 0 {
+		t.Error("no chunk before the interrupt")
+	}
 
 	// The same through the command: interrupted, it exits 130 at once.
 	ctx, cancel = context.WithCancel(context.Background())
@@ -571,8 +606,8 @@ func TestInterruptAbortsAnyMethod(t *testing.T) {
 // TestEveryMethodCancellable checks the declarations of every command that
 // sends requests.
 func TestEveryMethodCancellable(t *testing.T) {
-	for _, raw := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
-		if s := spec(raw[0], raw[1]); !s.Cancellable || (s.RequestCodec != nil) != raw[0] || (s.ResponseCodec != nil) != raw[1] {
+	for _, raw := range []bool{false, true} {
+		if s := spec(raw); !s.Cancellable || (s.RequestCodec == codec.Raw) != raw || s.ResponseCodec != codec.Raw {
 			t.Errorf("spec(%v) = %+v", raw, s)
 		}
 	}

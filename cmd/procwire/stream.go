@@ -64,12 +64,8 @@ func copyStream(m *parent.Module, e *env, method string, in any, out io.Writer, 
 			}
 			continue
 		}
-		var v any
-		if err := c.Decode(&v); err != nil {
+		if err := printPayload(out, c.Payload); err != nil {
 			return fmt.Errorf("chunk %d: %w", chunks.Load(), err)
-		}
-		if err := printJSON(out, v); err != nil {
-			return err
 		}
 	}
 	return nil

@@ -63,6 +63,7 @@ func newWorker(opts procwire.Options) *procwire.Worker {
 	notified := procwire.NewEvent[any](w, "notified")
 	aborted := procwire.NewEvent[Aborted](w, "aborted")
 	raw := procwire.MethodOptions{Codec: codec.Raw}
+	cancellable := procwire.MethodOptions{Cancellable: true}
 
 	procwire.Handle(w, "echo", func(ctx context.Context, in any) (any, error) {
 		return in, nil
@@ -135,7 +136,7 @@ func newWorker(opts procwire.Options) *procwire.Worker {
 			}
 			return nil, context.Cause(ctx)
 		}
-	})
+	}, cancellable)
 	procwire.HandleStream(w, "tick", func(ctx context.Context, in any, out *procwire.Stream[int]) error {
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
@@ -152,7 +153,7 @@ func newWorker(opts procwire.Options) *procwire.Worker {
 				return context.Cause(ctx)
 			}
 		}
-	})
+	}, cancellable)
 	procwire.Handle(w, "progress", func(ctx context.Context, in Count) (map[string]int, error) {
 		for i := 0; i < in.N; i++ {
 			if err := progress.Emit(map[string]int{"i": i}); err != nil {
@@ -229,6 +230,8 @@ func newWorker(opts procwire.Options) *procwire.Worker {
 		burn(in.MS)
 		return in, nil
 	})
+	registerTyped(w)
+	registerRequests(w)
 	return w
 }
 

@@ -91,12 +91,10 @@ type client struct {
 }
 
 func start() (harness.Client, error) {
-	self, err := os.Executable()
+	cmd, err := harness.ChildCommand()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, "child")
-	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

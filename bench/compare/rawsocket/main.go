@@ -63,10 +63,6 @@ type client struct {
 }
 
 func start() (harness.Client, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "bench-compare-raw-")
 	if err != nil {
 		return nil, err
@@ -78,9 +74,11 @@ func start() (harness.Client, error) {
 		return nil, err
 	}
 	defer ln.Close()
-	cmd := exec.Command(self, "child", path)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	cmd, err := harness.ChildCommand(path)
+	if err == nil {
+		err = cmd.Start()
+	}
+	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -99,6 +100,19 @@ func Main(impl Impl, child func()) {
 	}
 	b, _ := json.Marshal(r)
 	fmt.Printf("%s\n", b)
+}
+
+// ChildCommand returns the command that runs this program as its child
+// (with the argument "child", which Main looks for, and args after it),
+// its standard error going to this process's.
+func ChildCommand(args ...string) (*exec.Cmd, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, append([]string{"child"}, args...)...)
+	cmd.Stderr = os.Stderr
+	return cmd, nil
 }
 
 // Run starts a child with impl.Start, runs one scenario against it and
