@@ -42,14 +42,10 @@ func (w *Worker) Contract() *contract.Contract {
 	for _, m := range w.methods {
 		cm := contract.Method{
 			Name:          m.Name,
-			ID:            m.ID,
-			Response:      m.Response,
+			MethodSchema:  m.Schema(),
 			RequestCodec:  m.RequestCodec.Name(),
 			ResponseCodec: m.ResponseCodec.Name(),
 			Cancellable:   m.Cancellable,
-		}
-		if m.Timeout > 0 {
-			cm.TimeoutMS = max(1, m.Timeout.Milliseconds())
 		}
 		typed := m.sig != nil
 		cm.Request = typeFor(cm.RequestCodec, typed, func() *contract.Type { return b.TypeOf(m.sig.req) })
@@ -59,10 +55,10 @@ func (w *Worker) Contract() *contract.Contract {
 	for i, e := range w.events {
 		t := w.evTypes[i]
 		c.Events = append(c.Events, contract.Event{
-			Name:  e.Name,
-			ID:    e.ID,
-			Codec: e.Codec.Name(),
-			Data:  typeFor(e.Codec.Name(), t != nil, func() *contract.Type { return b.TypeOf(t) }),
+			Name:        e.Name,
+			EventSchema: e.Schema(),
+			Codec:       e.Codec.Name(),
+			Data:        typeFor(e.Codec.Name(), t != nil, func() *contract.Type { return b.TypeOf(t) }),
 		})
 	}
 	c.Types = b.Types()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 
 	"github.com/procwire/procwire-go/codec"
@@ -62,56 +63,30 @@ type ResponseWriter struct {
 func (rw *ResponseWriter) m() *method { return rw.call.m }
 
 // Result sends v, encoded with the method's response codec, as the result.
-func (rw *ResponseWriter) Result(v any) error {
-	if rw.call.x != nil {
-		return rw.intercept(Message{Kind: MessageResult, Value: v})
-	}
-	return rw.encodeAndSend(wire.FlagsResult, v, true)
-}
+func (rw *ResponseWriter) Result(v any) error { return rw.respond(MessageResult, v) }
 
 // WriteResult sends pre-encoded bytes (written back to back) as the result.
 func (rw *ResponseWriter) WriteResult(parts ...[]byte) error {
-	if rw.call.x != nil {
-		return rw.intercept(Message{Kind: MessageResult, Raw: parts, raw: true})
-	}
-	return rw.send(wire.FlagsResult, true, parts...)
+	return rw.respondRaw(MessageResult, parts)
 }
 
 // Ack acknowledges the request with v as data. A nil v is sent as "no
 // data" (MessagePack nil, which the parent decodes as null/undefined). The
 // handler may keep working after acknowledging.
-func (rw *ResponseWriter) Ack(v any) error {
-	if rw.call.x != nil {
-		return rw.intercept(Message{Kind: MessageAck, Value: v})
-	}
-	return rw.encodeAndSend(wire.FlagsAck, v, true)
-}
+func (rw *ResponseWriter) Ack(v any) error { return rw.respond(MessageAck, v) }
 
 // WriteAck acknowledges with pre-encoded bytes.
-func (rw *ResponseWriter) WriteAck(parts ...[]byte) error {
-	if rw.call.x != nil {
-		return rw.intercept(Message{Kind: MessageAck, Raw: parts, raw: true})
-	}
-	return rw.send(wire.FlagsAck, true, parts...)
-}
+func (rw *ResponseWriter) WriteAck(parts ...[]byte) error { return rw.respondRaw(MessageAck, parts) }
 
 // Send sends v, encoded with the method's response codec, as a stream chunk.
-func (rw *ResponseWriter) Send(v any) error {
-	if rw.call.x != nil {
-		return rw.intercept(Message{Kind: MessageChunk, Value: v})
-	}
-	return rw.encodeAndSend(wire.FlagsStreamChunk, v, false)
-}
+func (rw *ResponseWriter) Send(v any) error { return rw.respond(MessageChunk, v) }
 
 // WriteChunk sends pre-encoded bytes as one stream chunk; several parts go
 // out in one vectored write without being concatenated. The parts must not
 // be modified until WriteChunk returns (or, after ErrBackpressureTimeout,
 // at all: the frame may still be being written).
 func (rw *ResponseWriter) WriteChunk(parts ...[]byte) error {
-	if rw.call.x != nil {
-		return rw.intercept(Message{Kind: MessageChunk, Raw: parts, raw: true})
-	}
-	return rw.send(wire.FlagsStreamChunk, false, parts...)
+	return rw.respondRaw(MessageChunk, parts)
 }
 
 // End ends a stream.
@@ -145,6 +120,41 @@ func (rw *ResponseWriter) writeError(err error) error {
 		flags = wire.FlagsStreamError
 	}
 	return rw.send(flags, true, p)
+}
+
+// respond sends v, encoded with the method's response codec, as a message
+// of kind k (a result, an ack or a chunk), through the interceptors if the
+// worker has any.
+func (rw *ResponseWriter) respond(k MessageKind, v any) error {
+	if rw.call.x != nil {
+		return rw.intercept(Message{Kind: k, Value: v})
+	}
+	flags, final := responseFrame(k)
+	return rw.encodeAndSend(flags, v, final)
+}
+
+// respondRaw sends pre-encoded parts as a message of kind k (a result, an
+// ack or a chunk), through the interceptors if the worker has any.
+func (rw *ResponseWriter) respondRaw(k MessageKind, parts [][]byte) error {
+	if rw.call.x != nil {
+		return rw.intercept(Message{Kind: k, Raw: parts, raw: true})
+	}
+	flags, final := responseFrame(k)
+	return rw.send(flags, final, parts...)
+}
+
+// responseFrame says which frame carries a response message of kind k (a
+// result, an ack or a chunk), and whether it is the request's final
+// response.
+func responseFrame(k MessageKind) (flags wire.Flags, final bool) {
+	switch k {
+	case MessageResult:
+		return wire.FlagsResult, true
+	case MessageAck:
+		return wire.FlagsAck, true
+	default: // MessageChunk
+		return wire.FlagsStreamChunk, false
+	}
 }
 
 // Responded reports whether the final response was sent.
@@ -344,4 +354,115 @@ func (ev *Event[T]) Emit(v T) error {
 		return ev.w.emitIntercepted(ev.e, v) // interceptor.go
 	}
 	return ev.w.emit(ev.e, v)
+}
+
+// signature is the Go types of a method registered through the typed API
+// (Handle, HandleAck, HandleStream, HandleNotify), for its contract.
+type signature struct {
+	req, resp reflect.Type // resp is nil for response type none
+}
+
+// none is the response type parameter of typesOf for a method that does
+// not answer.
+type none struct{}
+
+// typesOf returns the signature of a method with request Req and response
+// (or stream item) Resp.
+func typesOf[Req, Resp any]() *signature {
+	s := &signature{req: typeOf[Req]()}
+	if t := typeOf[Resp](); t != reflect.TypeFor[none]() {
+		s.resp = t
+	}
+	return s
+}
+
+// typeOf returns the reflect.Type of T (an interface type for interfaces).
+func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
+
+func (w *Worker) register(name string, rt ResponseType, h HandlerFunc, opts []MethodOptions, sig *signature) {
+	if h == nil {
+		panic("procwire: nil handler for method " + name)
+	}
+	o := optional("method", name, opts)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, dup := w.byName[name]
+	w.checkRegistration("method", name, dup, len(w.methods))
+	m := &method{
+		MethodDesc: protocol.MethodDesc{
+			Name:          name,
+			ID:            uint16(len(w.methods) + 1),
+			Response:      rt,
+			RequestCodec:  w.requestCodec(o),
+			ResponseCodec: firstCodec(o.ResponseCodec, o.Codec, w.opts.Codec),
+			Timeout:       o.Timeout,
+			Cancellable:   o.Cancellable,
+		},
+		serve: h,
+		sig:   sig,
+		stats: new(methodCounters),
+	}
+	w.methods = append(w.methods, m)
+	w.byName[name] = m
+}
+
+func (w *Worker) registerEvent(name string, opts []EventOptions, typ reflect.Type) *protocol.EventDesc {
+	o := optional("event", name, opts)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, dup := w.evByName[name]
+	w.checkRegistration("event", name, dup, len(w.events))
+	e := &protocol.EventDesc{Name: name, ID: uint16(len(w.events) + 1), Codec: firstCodec(o.Codec, w.opts.Codec)}
+	w.events = append(w.events, e)
+	w.evTypes = append(w.evTypes, typ)
+	w.evByName[name] = e
+	return e
+}
+
+// optional returns the one options value passed, or the zero value.
+func optional[T any](kind, name string, opts []T) T {
+	var o T
+	switch len(opts) {
+	case 0:
+	case 1:
+		o = opts[0]
+	default:
+		panic(fmt.Sprintf("procwire: more than one options value for %s %s", kind, name))
+	}
+	return o
+}
+
+// checkRegistration panics on a registration mistake: after Run, an empty
+// or duplicate name, or no id left.
+func (w *Worker) checkRegistration(kind, name string, dup bool, count int) {
+	switch {
+	case w.started.Load():
+		panic("procwire: " + kind + " " + name + " registered after Run")
+	case name == "":
+		panic("procwire: empty " + kind + " name")
+	case dup:
+		panic("procwire: " + kind + " " + name + " registered twice")
+	case count >= int(wire.MaxID):
+		panic("procwire: too many " + kind + "s")
+	}
+}
+
+// requestCodec is the request codec of a method with options o: the
+// strict variant of MessagePack when the method or the worker asks for it
+// (see Options.Strict).
+func (w *Worker) requestCodec(o MethodOptions) codec.Codec {
+	c := firstCodec(o.RequestCodec, o.Codec, w.opts.Codec)
+	if c == codec.MsgPack && (o.Strict || w.opts.Strict && o.RequestCodec == nil && o.Codec == nil) {
+		return codec.MsgPackStrict
+	}
+	return c
+}
+
+func firstCodec(cs ...codec.Codec) codec.Codec {
+	for _, c := range cs {
+		if c != nil {
+			return c
+		}
+	}
+	return codec.MsgPack
 }

@@ -357,15 +357,8 @@ func sendMessage(_ context.Context, msg Message) error {
 
 // sendMessage sends a response message.
 func (rw *ResponseWriter) sendMessage(msg Message) error {
-	var flags wire.Flags
-	final := true
 	switch msg.Kind {
-	case MessageResult:
-		flags = wire.FlagsResult
-	case MessageAck:
-		flags = wire.FlagsAck
-	case MessageChunk:
-		flags, final = wire.FlagsStreamChunk, false
+	case MessageResult, MessageAck, MessageChunk:
 	case MessageEnd:
 		return rw.send(wire.FlagsStreamEnd, true)
 	case MessageError:
@@ -373,6 +366,7 @@ func (rw *ResponseWriter) sendMessage(msg Message) error {
 	default:
 		return fmt.Errorf("procwire: method %q cannot send a %s message", rw.m().Name, msg.Kind)
 	}
+	flags, final := responseFrame(msg.Kind)
 	var err error
 	if msg.raw || msg.Raw != nil {
 		err = rw.send(flags, final, msg.Raw...)

@@ -205,3 +205,15 @@ func (w *Worker) ServeConn(ctx context.Context, nc net.Conn) error {
 	w.finish(c)
 	return result
 }
+
+// maxPayload is Options.MaxPayloadSize checked, or its default.
+func (w *Worker) maxPayload() (uint32, error) {
+	switch n := w.opts.MaxPayloadSize; {
+	case n == 0:
+		return wire.DefaultMaxPayload, nil
+	case n < 0 || n > wire.MaxPayloadLimit:
+		return 0, fmt.Errorf("procwire: MaxPayloadSize %d is outside 1..%d", n, wire.MaxPayloadLimit)
+	default:
+		return uint32(n), nil
+	}
+}

@@ -1,7 +1,6 @@
 package procwire
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/protocol"
-	"github.com/procwire/procwire-go/wire"
 )
 
 // Defaults for Options fields left zero.
@@ -207,117 +205,6 @@ func NewWorker(opts Options) *Worker {
 	}
 }
 
-// signature is the Go types of a method registered through the typed API
-// (Handle, HandleAck, HandleStream, HandleNotify), for its contract.
-type signature struct {
-	req, resp reflect.Type // resp is nil for response type none
-}
-
-// none is the response type parameter of typesOf for a method that does
-// not answer.
-type none struct{}
-
-// typesOf returns the signature of a method with request Req and response
-// (or stream item) Resp.
-func typesOf[Req, Resp any]() *signature {
-	s := &signature{req: typeOf[Req]()}
-	if t := typeOf[Resp](); t != reflect.TypeFor[none]() {
-		s.resp = t
-	}
-	return s
-}
-
-// typeOf returns the reflect.Type of T (an interface type for interfaces).
-func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
-
-func (w *Worker) register(name string, rt ResponseType, h HandlerFunc, opts []MethodOptions, sig *signature) {
-	if h == nil {
-		panic("procwire: nil handler for method " + name)
-	}
-	o := optional("method", name, opts)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	_, dup := w.byName[name]
-	w.checkRegistration("method", name, dup, len(w.methods))
-	m := &method{
-		MethodDesc: protocol.MethodDesc{
-			Name:          name,
-			ID:            uint16(len(w.methods) + 1),
-			Response:      rt,
-			RequestCodec:  w.requestCodec(o),
-			ResponseCodec: firstCodec(o.ResponseCodec, o.Codec, w.opts.Codec),
-			Timeout:       o.Timeout,
-			Cancellable:   o.Cancellable,
-		},
-		serve: h,
-		sig:   sig,
-		stats: new(methodCounters),
-	}
-	w.methods = append(w.methods, m)
-	w.byName[name] = m
-}
-
-func (w *Worker) registerEvent(name string, opts []EventOptions, typ reflect.Type) *protocol.EventDesc {
-	o := optional("event", name, opts)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	_, dup := w.evByName[name]
-	w.checkRegistration("event", name, dup, len(w.events))
-	e := &protocol.EventDesc{Name: name, ID: uint16(len(w.events) + 1), Codec: firstCodec(o.Codec, w.opts.Codec)}
-	w.events = append(w.events, e)
-	w.evTypes = append(w.evTypes, typ)
-	w.evByName[name] = e
-	return e
-}
-
-// optional returns the one options value passed, or the zero value.
-func optional[T any](kind, name string, opts []T) T {
-	var o T
-	switch len(opts) {
-	case 0:
-	case 1:
-		o = opts[0]
-	default:
-		panic(fmt.Sprintf("procwire: more than one options value for %s %s", kind, name))
-	}
-	return o
-}
-
-// checkRegistration panics on a registration mistake: after Run, an empty
-// or duplicate name, or no id left.
-func (w *Worker) checkRegistration(kind, name string, dup bool, count int) {
-	switch {
-	case w.started.Load():
-		panic("procwire: " + kind + " " + name + " registered after Run")
-	case name == "":
-		panic("procwire: empty " + kind + " name")
-	case dup:
-		panic("procwire: " + kind + " " + name + " registered twice")
-	case count >= int(wire.MaxID):
-		panic("procwire: too many " + kind + "s")
-	}
-}
-
-// requestCodec is the request codec of a method with options o: the
-// strict variant of MessagePack when the method or the worker asks for it
-// (see Options.Strict).
-func (w *Worker) requestCodec(o MethodOptions) codec.Codec {
-	c := firstCodec(o.RequestCodec, o.Codec, w.opts.Codec)
-	if c == codec.MsgPack && (o.Strict || w.opts.Strict && o.RequestCodec == nil && o.Codec == nil) {
-		return codec.MsgPackStrict
-	}
-	return c
-}
-
-func firstCodec(cs ...codec.Codec) codec.Codec {
-	for _, c := range cs {
-		if c != nil {
-			return c
-		}
-	}
-	return codec.MsgPack
-}
-
 func (w *Worker) method(id uint16) *method {
 	if id == 0 || int(id) > len(w.methods) {
 		return nil
@@ -330,17 +217,6 @@ func (w *Worker) method(id uint16) *method {
 // their own id space.
 func (w *Worker) Schema() protocol.Schema {
 	return protocol.NewSchema(w.Methods(), w.Events())
-}
-
-func (w *Worker) maxPayload() (uint32, error) {
-	switch n := w.opts.MaxPayloadSize; {
-	case n == 0:
-		return wire.DefaultMaxPayload, nil
-	case n < 0 || n > wire.MaxPayloadLimit:
-		return 0, fmt.Errorf("procwire: MaxPayloadSize %d is outside 1..%d", n, wire.MaxPayloadLimit)
-	default:
-		return uint32(n), nil
-	}
 }
 
 // Methods returns the registered methods in id order.

@@ -97,11 +97,7 @@ func main() {
 			log.Fatal(err)
 		}
 		printTable(os.Stdout, rep)
-		svg := filepath.Join(filepath.Dir(*render), "throughput.svg")
-		if err := os.WriteFile(svg, chart(rep), 0o644); err != nil {
-			log.Fatal(err)
-		}
-		fmt.Printf("\nchart: %s\n", svg)
+		writeCharts(filepath.Dir(*render), rep)
 		return
 	}
 
@@ -133,7 +129,7 @@ func main() {
 
 	rep := Report{
 		Date: time.Now().UTC(), Go: runtime.Version(), Reps: *reps, Quick: *quick,
-		Machine: machine(), Node: nodeVersion(node),
+		Machine: testenv.Machine(), Node: nodeVersion(node),
 		Runs: map[string][]Result{}, Medians: map[string]Result{}, Raw: map[string][]float64{},
 	}
 	for r := 1; r <= *reps; r++ {
@@ -165,14 +161,22 @@ func main() {
 	}
 	b, _ := json.MarshalIndent(rep, "", "  ")
 	jsonPath := filepath.Join(*outDir, "results.json")
-	svgPath := filepath.Join(*outDir, "throughput.svg")
 	if err := os.WriteFile(jsonPath, b, 0o644); err != nil {
 		log.Fatal(err)
 	}
-	if err := os.WriteFile(svgPath, chart(rep), 0o644); err != nil {
-		log.Fatal(err)
+	fmt.Printf("\nresults: %s\n", jsonPath)
+	writeCharts(*outDir, rep)
+}
+
+// writeCharts writes the throughput chart and the CPU chart into dir.
+func writeCharts(dir string, rep Report) {
+	for name, svg := range map[string][]byte{"throughput.svg": chart(rep), "cpu.svg": cpuChart(rep)} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, svg, 0o644); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("chart:   %s\n", path)
 	}
-	fmt.Printf("\nresults: %s\nchart:   %s\n", jsonPath, svgPath)
 }
 
 // runOne runs interop/bench.mjs against one implementation.
@@ -295,27 +299,10 @@ func num(v float64, unit string) string {
 	if unit == "MiB" {
 		return fmt.Sprintf("%.1f", v/(1<<20))
 	}
-	switch {
-	case v >= 10000:
+	if v >= 100 {
 		return fmt.Sprintf("%.0f", v)
-	case v >= 100:
-		return fmt.Sprintf("%.0f", v)
-	default:
-		return fmt.Sprintf("%.1f", v)
 	}
-}
-
-func machine() string {
-	cpu := ""
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%s/%s, %d CPUs %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpu)
+	return fmt.Sprintf("%.1f", v)
 }
 
 func nodeVersion(node string) string {

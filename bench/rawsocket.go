@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/wire"
 )
 
@@ -97,26 +98,5 @@ func rawChild(path string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	r := wire.NewReader(nc, 0, 256<<10)
-	w := wire.NewWriter(nc)
-	chunk := make([]byte, 1<<20)
-	var scratch []byte
-	for {
-		h, p, s, err := r.Next(scratch)
-		scratch = s
-		if err != nil {
-			return
-		}
-		switch h.Method {
-		case 1:
-			w.WriteFrame(wire.Header{Method: 1, Flags: wire.FlagsResult, RequestID: h.RequestID}, p)
-		case 2:
-			n := binary.BigEndian.Uint32(p)
-			for i := uint32(0); i < n; i++ {
-				w.WriteFrame(wire.Header{Method: 2, Flags: wire.FlagsStreamChunk, RequestID: 1}, chunk)
-			}
-		default:
-			return
-		}
-	}
+	testenv.RawPeer(nc)
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/procwire/procwire-go/internal/msgpacktype"
 )
 
 // DecodeError is a MessagePack payload that does not decode into the Go
@@ -363,7 +365,7 @@ func wantOf(t reflect.Type) string {
 	switch {
 	case t == timeType:
 		return "date"
-	case implements(t, decoderIface):
+	case msgpacktype.Implements(t, decoderIface):
 		return t.String()
 	}
 	switch t.Kind() {

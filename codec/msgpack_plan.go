@@ -1,14 +1,13 @@
 package codec
 
 import (
-	"encoding"
 	"fmt"
 	"reflect"
 	"sync"
 	"time"
 	"unsafe"
 
-	"github.com/vmihailenco/msgpack/v5"
+	"github.com/procwire/procwire-go/internal/msgpacktype"
 )
 
 // How codec.MsgPack decodes into a Go type: a plan, made once per type and
@@ -150,29 +149,13 @@ func depthCounted(dec decFn) decFn {
 }
 
 var (
-	timeType     = reflect.TypeFor[time.Time]()
+	timeType     = msgpacktype.Time
 	timePtrType  = reflect.TypeFor[*time.Time]()
 	stringType   = reflect.TypeFor[string]()
 	anyType      = reflect.TypeFor[any]()
-	decoderIface = []reflect.Type{
-		reflect.TypeFor[msgpack.CustomDecoder](), reflect.TypeFor[msgpack.Unmarshaler](),
-		reflect.TypeFor[encoding.BinaryUnmarshaler](), reflect.TypeFor[encoding.TextUnmarshaler](),
-	}
-	encoderIface = []reflect.Type{
-		reflect.TypeFor[msgpack.CustomEncoder](), reflect.TypeFor[msgpack.Marshaler](),
-		reflect.TypeFor[encoding.BinaryMarshaler](), reflect.TypeFor[encoding.TextMarshaler](),
-	}
+	decoderIface = msgpacktype.Decoders
+	encoderIface = msgpacktype.Encoders
 )
-
-// implements reports whether t, or a pointer to it, has one of ifaces.
-func implements(t reflect.Type, ifaces []reflect.Type) bool {
-	for _, it := range ifaces {
-		if t.Implements(it) || t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(it) {
-			return true
-		}
-	}
-	return false
-}
 
 func (b planner) build(t reflect.Type) decFn {
 	switch {
@@ -180,7 +163,7 @@ func (b planner) build(t reflect.Type) decFn {
 		return decTime
 	case t.Kind() == reflect.Pointer && t.Elem() == timeType:
 		return b.ptr(t)
-	case implements(t, decoderIface):
+	case msgpacktype.Implements(t, decoderIface):
 		return libraryDec(t)
 	}
 	// Every decoder gives its errors the Go type they were for (want),

@@ -3,8 +3,9 @@ package codec
 import (
 	"reflect"
 	"strconv"
-	"strings"
 	"unsafe"
+
+	"github.com/procwire/procwire-go/internal/msgpacktype"
 )
 
 // Structs. The fields and the names they go by are those of the library's
@@ -52,30 +53,30 @@ type structPlan struct {
 }
 
 func (b planner) structOf(t reflect.Type) decFn {
-	list, byName, ok := libFields(t)
-	if !ok {
-		return libraryDec(t)
+	lib, err := msgpacktype.Fields(t)
+	if err != nil {
+		return libraryDec(t) // which panics as the library does
 	}
-	s := &structPlan{typ: t, byName: make(map[string]*sfield, len(byName))}
-	made := make(map[*libField]*sfield)
-	mk := func(lf *libField) *sfield {
+	s := &structPlan{typ: t, byName: make(map[string]*sfield, len(lib.ByName))}
+	made := make(map[*msgpacktype.Field]*sfield)
+	mk := func(lf *msgpacktype.Field) *sfield {
 		if f := made[lf]; f != nil {
 			return f
 		}
-		ptrs, off, ok := fieldPath(t, lf.index)
-		f := &sfield{name: lf.name, ptrs: ptrs, off: off, index: -1}
-		if ok {
-			f.p = b.plan(lf.typ)
+		ptrs, off, ok := fieldPath(t, lf.Index)
+		f := &sfield{name: lf.Name, ptrs: ptrs, off: off, index: -1}
+		if ok && !lf.Intern {
+			f.p = b.plan(lf.Type)
 		}
 		made[lf] = f
 		return f
 	}
-	for i, lf := range list {
+	for i, lf := range lib.List {
 		f := mk(lf)
 		f.index = i
 		s.list = append(s.list, f)
 	}
-	for name, lf := range byName {
+	for name, lf := range lib.ByName {
 		s.byName[name] = mk(lf)
 	}
 	for _, f := range s.list {
@@ -83,7 +84,9 @@ func (b planner) structOf(t reflect.Type) decFn {
 	}
 	for _, f := range made {
 		if f.p == nil {
-			return libraryDec(t) // the library cannot set such a field either
+			// The library cannot set such a field either, or (",intern")
+			// decodes it in its own way.
+			return libraryDec(t)
 		}
 	}
 	return s.dec
@@ -171,231 +174,4 @@ func (s *structPlan) dec(d *decoder, p unsafe.Pointer) error {
 		}
 	}
 	return nil
-}
-
-// libField is a field as getFields lists it.
-type libField struct {
-	name  string
-	index []int
-	typ   reflect.Type
-}
-
-// libFields lists the fields of struct type t as the library's getFields
-// does: list in order, byName by every name they go by. ok is false for
-// tags the library treats specially (",intern") or panics on.
-func libFields(t reflect.Type) (list []*libField, byName map[string]*libField, ok bool) {
-	byName = make(map[string]*libField)
-	add := func(f *libField) {
-		byName[f.name] = f
-		list = append(list, f)
-	}
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		name, opts := parseTag(sf.Tag.Get("msgpack"))
-		if name == "-" {
-			continue
-		}
-		if sf.PkgPath != "" && !sf.Anonymous {
-			continue
-		}
-		if _, intern := opts["intern"]; intern {
-			return nil, nil, false
-		}
-		f := &libField{name: name, index: []int{i}, typ: sf.Type}
-		if f.name == "" {
-			f.name = sf.Name
-		}
-		if _, noinline := opts["noinline"]; sf.Anonymous && !noinline {
-			st := sf.Type
-			_, inline := opts["inline"]
-			if inline && st.Kind() != reflect.Struct {
-				return nil, nil, false // getFields panics
-			}
-			for !inline && st.Kind() == reflect.Pointer {
-				st = st.Elem()
-			}
-			if inline || plainStruct(st) {
-				sub, _, ok := libFields(st)
-				if !ok {
-					return nil, nil, false
-				}
-				shadowed := false
-				for _, g := range sub {
-					_, shadowed = byName[g.name]
-					if shadowed {
-						break
-					}
-				}
-				if inline || !shadowed {
-					for _, g := range sub {
-						if _, ok := byName[g.name]; ok && inline {
-							continue // a shadowed field is not inlined
-						}
-						add(&libField{name: g.name, index: append([]int{i}, g.index...), typ: g.typ})
-					}
-					byName[f.name] = f
-					continue
-				}
-			}
-		}
-		add(f)
-		if alias, ok := opts["alias"]; ok {
-			byName[alias] = f
-		}
-	}
-	return list, byName, true
-}
-
-// plainStruct reports whether the library encodes and decodes t as a
-// plain struct (its encodeStructValue and decodeStructValue), which
-// getFields requires to inline it without ",inline".
-func plainStruct(t reflect.Type) bool {
-	return t.Kind() == reflect.Struct && t != timeType &&
-		!implements(t, decoderIface) && !implements(t, encoderIface)
-}
-
-// parseTag splits a struct tag as vmihailenco/tagparser does: the name,
-// and options "key" or "key:value" (a value may be quoted with ', or hold
-// brackets and \-escapes).
-func parseTag(s string) (string, map[string]string) {
-	p := tagParser{s: s}
-	p.parseKey()
-	return p.name, p.opts
-}
-
-type tagParser struct {
-	s       string
-	i       int
-	name    string
-	hasName bool
-	key     string
-	opts    map[string]string
-}
-
-func (p *tagParser) valid() bool { return p.i < len(p.s) }
-
-func (p *tagParser) read() byte {
-	if !p.valid() {
-		return 0
-	}
-	p.i++
-	return p.s[p.i-1]
-}
-
-func (p *tagParser) skip(c byte) bool {
-	if p.valid() && p.s[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-func (p *tagParser) set(key, value string) {
-	key, value = strings.TrimSpace(key), strings.TrimSpace(value)
-	if !p.hasName {
-		p.hasName = true
-		if key == "" {
-			p.name = value
-			return
-		}
-	}
-	if p.opts == nil {
-		p.opts = make(map[string]string)
-	}
-	if key == "" {
-		p.opts[value] = ""
-	} else {
-		p.opts[key] = value
-	}
-}
-
-func (p *tagParser) parseKey() {
-	p.key = ""
-	var b []byte
-	for p.valid() {
-		switch c := p.read(); c {
-		case ',':
-			p.skip(' ')
-			p.set("", string(b))
-			p.parseKey()
-			return
-		case ':':
-			p.key = string(b)
-			p.parseValue()
-			return
-		case '\'':
-			p.parseQuoted()
-			return
-		default:
-			b = append(b, c)
-		}
-	}
-	if len(b) > 0 {
-		p.set("", string(b))
-	}
-}
-
-func (p *tagParser) parseValue() {
-	if p.valid() && p.s[p.i] == '\'' {
-		p.i++
-		p.parseQuoted()
-		return
-	}
-	var b []byte
-	for p.valid() {
-		switch c := p.read(); c {
-		case '\\':
-			b = append(b, p.read())
-		case '(':
-			b = append(b, c)
-			for lvl := 0; p.valid(); {
-				c := p.read()
-				if c == '\\' {
-					b = append(b, p.read())
-					continue
-				}
-				b = append(b, c)
-				if c == '(' {
-					lvl++
-				} else if c == ')' {
-					if lvl--; lvl < 0 {
-						break
-					}
-				}
-			}
-		case ',':
-			p.skip(' ')
-			p.set(p.key, string(b))
-			p.parseKey()
-			return
-		default:
-			b = append(b, c)
-		}
-	}
-	p.set(p.key, string(b))
-}
-
-func (p *tagParser) parseQuoted() {
-	var b []byte
-	for p.valid() {
-		j := strings.IndexByte(p.s[p.i:], '\'')
-		if j < 0 {
-			b = append(b, p.s[p.i:]...)
-			p.i = len(p.s)
-			break
-		}
-		part := p.s[p.i : p.i+j]
-		p.i += j + 1
-		if strings.HasSuffix(part, `\`) { // an escaped quote
-			b = append(append(b, part[:len(part)-1]...), '\'')
-			continue
-		}
-		b = append(b, part...)
-		break
-	}
-	p.set(p.key, string(b))
-	if p.skip(',') {
-		p.skip(' ')
-	}
-	p.parseKey()
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"reflect"
 	"unsafe"
+
+	"github.com/procwire/procwire-go/internal/msgpacktype"
 )
 
 // How codec.MsgPack encodes: common types (booleans, numbers, strings,
@@ -47,7 +49,7 @@ func (b encPlanner) plan(t reflect.Type) *encPlan {
 
 // build sets p's functions for t: planned ones, or the library's.
 func (b encPlanner) build(t reflect.Type, p *encPlan) {
-	if t == timeType || implements(t, encoderIface) {
+	if t == timeType || msgpacktype.Implements(t, encoderIface) {
 		p.enc = libraryEnc(t)
 		return
 	}
@@ -132,7 +134,7 @@ func setUint[T uint | uint8 | uint16 | uint32 | uint64 | uintptr](p *encPlan) {
 
 func (b encPlanner) slice(t reflect.Type, p *encPlan) {
 	p.empty = func(p unsafe.Pointer) bool { return (*sliceHeader)(p).len == 0 }
-	if t.Elem().Kind() == reflect.Uint8 && !implements(t.Elem(), encoderIface) {
+	if t.Elem().Kind() == reflect.Uint8 && !msgpacktype.Implements(t.Elem(), encoderIface) {
 		p.enc = func(b []byte, p unsafe.Pointer) ([]byte, error) {
 			s := *(*[]byte)(p)
 			if s == nil {
@@ -241,7 +243,7 @@ func (b encPlanner) structOf(t reflect.Type, p *encPlan) {
 	omitAny := false
 	for i := range t.NumField() {
 		sf := t.Field(i)
-		name, opts := parseTag(sf.Tag.Get("msgpack"))
+		name, opts := msgpacktype.ParseTag(sf.Tag.Get("msgpack"))
 		if name == "-" {
 			continue
 		}
@@ -451,22 +453,12 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		return appendInt(b, int64(v)), nil
 	case int64:
 		return appendInt(b, v), nil
-	case int8: // the integers a decode into any gives, by wire form
-		return appendInt(b, int64(v)), nil
-	case int16:
-		return appendInt(b, int64(v)), nil
-	case int32:
-		return appendInt(b, int64(v)), nil
-	case uint8:
-		return appendUint(b, uint64(v)), nil
-	case uint16:
-		return appendUint(b, uint64(v)), nil
-	case uint32:
-		return appendUint(b, uint64(v)), nil
+	case int8, int16, int32: // the integers a decode into any gives, by wire form
+		return appendInt(b, reflect.ValueOf(v).Int()), nil
 	case uint64:
 		return appendUint(b, v), nil
-	case uint:
-		return appendUint(b, uint64(v)), nil
+	case uint8, uint16, uint32, uint:
+		return appendUint(b, reflect.ValueOf(v).Uint()), nil
 	case []byte:
 		if v == nil {
 			return append(b, 0xc0), nil

@@ -3,10 +3,10 @@ package contract
 import (
 	"encoding"
 	"reflect"
-	"strings"
-	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/procwire/procwire-go/internal/msgpacktype"
 )
 
 // A Builder turns Go types into Type trees, collecting the named types
@@ -32,7 +32,6 @@ func NewBuilder() *Builder {
 func (b *Builder) Types() map[string]*Type { return b.types }
 
 var (
-	timeType  = reflect.TypeFor[time.Time]()
 	errorType = reflect.TypeFor[error]()
 	// customIface are the interfaces with which a type encodes itself in a
 	// form of its own; bytesIface those with which it encodes as bytes
@@ -40,16 +39,6 @@ var (
 	customIface = []reflect.Type{reflect.TypeFor[msgpack.CustomEncoder](), reflect.TypeFor[msgpack.Marshaler]()}
 	bytesIface  = []reflect.Type{reflect.TypeFor[encoding.BinaryMarshaler](), reflect.TypeFor[encoding.TextMarshaler]()}
 )
-
-// implements reports whether t, or a pointer to it, has one of ifaces.
-func implements(t reflect.Type, ifaces []reflect.Type) bool {
-	for _, it := range ifaces {
-		if t.Implements(it) || t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(it) {
-			return true
-		}
-	}
-	return false
-}
 
 // TypeOf returns the tree of t as codec.MsgPack encodes it. A nil t (the
 // type of a nil interface) is Any.
@@ -83,11 +72,11 @@ func (b *Builder) typeOf(t reflect.Type, depth int) *Type {
 // describe returns the tree of t, not a pointer.
 func (b *Builder) describe(t reflect.Type, depth int) *Type {
 	switch {
-	case t == timeType:
+	case t == msgpacktype.Time:
 		return &Type{Kind: Time}
-	case implements(t, customIface):
+	case msgpacktype.Implements(t, customIface):
 		return &Type{Kind: Any, GoType: t.String(), Nullable: true}
-	case implements(t, bytesIface):
+	case msgpacktype.Implements(t, bytesIface):
 		return &Type{Kind: Bytes, GoType: t.String(), Nullable: nilable(t)}
 	case t == errorType:
 		return &Type{Kind: String, GoType: "error", Nullable: true}
@@ -177,132 +166,36 @@ func (b *Builder) composite(t reflect.Type, depth int) *Type {
 	}
 }
 
-// field is a struct field as vmihailenco/msgpack's getFields lists it
-// (and codec.MsgPack's decoder, which follows it).
-type field struct {
-	name      string
-	goName    string
-	typ       reflect.Type
-	omitEmpty bool
-	viaPtr    bool // inlined through an embedded pointer
-}
-
 func (b *Builder) structOf(t reflect.Type, depth int) *Type {
-	list, asArray := fields(t)
+	lib, err := msgpacktype.Fields(t)
+	if err != nil {
+		return &Type{Kind: Unsupported, GoType: t.String()} // the library panics on it
+	}
+	asArray := lib.AsArray
 	hasOmit := false
-	for _, f := range list {
-		hasOmit = hasOmit || f.omitEmpty
+	for _, f := range lib.List {
+		hasOmit = hasOmit || f.OmitEmpty
 	}
 	s := &Type{Kind: Struct, AsArray: asArray, Fields: []Field{}}
-	at := make(map[string]int, len(list))
-	for _, f := range list {
-		ft := b.typeOf(f.typ, depth+1)
-		opt := f.omitEmpty
-		if f.viaPtr {
+	at := make(map[string]int, len(lib.List))
+	for _, f := range lib.List {
+		ft := b.typeOf(f.Type, depth+1)
+		opt := f.OmitEmpty
+		if f.ViaPtr {
 			// A nil embedded pointer leaves its fields out when the struct
 			// has omitempty fields, and sends them as nil otherwise.
 			ft.Nullable = true
 			opt = hasOmit
 		}
-		sf := Field{Name: f.name, GoName: f.goName, Type: ft, Optional: opt && !asArray}
-		if i, dup := at[f.name]; dup && !asArray {
+		sf := Field{Name: f.Name, GoName: f.GoName, Type: ft, Optional: opt && !asArray}
+		if i, dup := at[f.Name]; dup && !asArray {
 			// Sent twice (a field after an inlined struct that has one of
 			// that name): the last value is the one both sides keep.
 			s.Fields[i] = sf
 			continue
 		}
-		at[f.name] = len(s.Fields)
+		at[f.Name] = len(s.Fields)
 		s.Fields = append(s.Fields, sf)
 	}
 	return s
-}
-
-// fields lists the fields of struct type t in the order the encoder sends
-// them, with the rules of vmihailenco/msgpack's getFields: the msgpack
-// tag's name, else the field's; "-" skipped; unexported fields skipped
-// unless embedded; embedded structs inlined with ",inline" (their fields
-// not already present), or without it when they encode as plain structs
-// and none of their fields is present yet; never with ",noinline". A
-// _msgpack field's ",omitempty" applies to every field after it, its
-// ",as_array" sends the struct as an array.
-func fields(t reflect.Type) (list []field, asArray bool) {
-	present := make(map[string]bool)
-	add := func(f field) {
-		present[f.name] = true
-		list = append(list, f)
-	}
-	omitAll := false
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		name, opts := parseTag(sf.Tag.Get("msgpack"))
-		if name == "-" {
-			continue
-		}
-		if sf.Name == "_msgpack" {
-			asArray = opts["as_array"] || opts["asArray"]
-			omitAll = omitAll || opts["omitempty"]
-		}
-		if sf.PkgPath != "" && !sf.Anonymous {
-			continue
-		}
-		f := field{name: name, goName: sf.Name, typ: sf.Type, omitEmpty: omitAll || opts["omitempty"]}
-		if f.name == "" {
-			f.name = sf.Name
-		}
-		if sf.Anonymous && !opts["noinline"] {
-			st, ptr := sf.Type, false
-			for st.Kind() == reflect.Pointer {
-				st, ptr = st.Elem(), true
-			}
-			inline := opts["inline"] && sf.Type.Kind() == reflect.Struct
-			if inline || plainStruct(st) {
-				sub, _ := fields(st)
-				shadowed := false
-				for _, g := range sub {
-					shadowed = shadowed || present[g.name]
-				}
-				if inline || !shadowed {
-					for _, g := range sub {
-						if present[g.name] {
-							continue // a shadowed field is not inlined
-						}
-						g.goName = sf.Name + "." + g.goName
-						g.viaPtr = g.viaPtr || ptr
-						add(g)
-					}
-					continue
-				}
-			}
-		}
-		add(f)
-	}
-	return list, asArray
-}
-
-// plainStruct reports whether t encodes as a plain struct, which the
-// encoder requires to inline it without ",inline".
-func plainStruct(t reflect.Type) bool {
-	return t.Kind() == reflect.Struct && t != timeType &&
-		!implements(t, customIface) && !implements(t, bytesIface) && !implements(t, decoderIface)
-}
-
-var decoderIface = []reflect.Type{
-	reflect.TypeFor[msgpack.CustomDecoder](), reflect.TypeFor[msgpack.Unmarshaler](),
-	reflect.TypeFor[encoding.BinaryUnmarshaler](), reflect.TypeFor[encoding.TextUnmarshaler](),
-}
-
-// parseTag splits a msgpack struct tag into its name and options. The
-// options that matter here (omitempty, inline, noinline, as_array) take no
-// value.
-func parseTag(tag string) (string, map[string]bool) {
-	parts := strings.Split(tag, ",")
-	opts := make(map[string]bool, len(parts)-1)
-	for _, o := range parts[1:] {
-		o = strings.TrimSpace(o)
-		if k, _, ok := strings.Cut(o, ":"); ok {
-			o = k
-		}
-		opts[o] = true
-	}
-	return strings.TrimSpace(parts[0]), opts
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/procwire/procwire-go/codec"
 	"github.com/procwire/procwire-go/contract"
+	"github.com/procwire/procwire-go/protocol"
 )
 
 type Tagged struct {
@@ -378,8 +379,8 @@ func TestTypesSurviveJSON(t *testing.T) {
 	b := contract.NewBuilder()
 	c := &contract.Contract{
 		Format:  contract.FormatVersion,
-		Methods: []contract.Method{{Name: "walk", ID: 1, Response: "stream", RequestCodec: "msgpack", ResponseCodec: "msgpack", Request: b.TypeOf(reflect.TypeFor[Node]()), Result: b.TypeOf(reflect.TypeFor[[]byte]())}},
-		Events:  []contract.Event{{Name: "ev", ID: 1, Codec: "msgpack", Data: b.TypeOf(reflect.TypeFor[Embeds]())}},
+		Methods: []contract.Method{{Name: "walk", MethodSchema: protocol.MethodSchema{ID: 1, Response: "stream"}, RequestCodec: "msgpack", ResponseCodec: "msgpack", Request: b.TypeOf(reflect.TypeFor[Node]()), Result: b.TypeOf(reflect.TypeFor[[]byte]())}},
+		Events:  []contract.Event{{Name: "ev", EventSchema: protocol.EventSchema{ID: 1}, Codec: "msgpack", Data: b.TypeOf(reflect.TypeFor[Embeds]())}},
 		Types:   b.Types(),
 	}
 	raw, err := json.Marshal(c)

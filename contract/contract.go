@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/procwire/procwire-go/internal/orderedjson"
 	"github.com/procwire/procwire-go/protocol"
 )
 
@@ -73,16 +74,14 @@ type Contract struct {
 
 // A Method is one method of the contract.
 type Method struct {
-	Name     string                `json:"-"`
-	ID       uint16                `json:"id"`
-	Response protocol.ResponseType `json:"response"`
+	Name string `json:"-"`
+	// MethodSchema is what the worker's $init announces of the method:
+	// its ID, its Response type and its Timeout in milliseconds (0: none).
+	protocol.MethodSchema
 	// RequestCodec and ResponseCodec are the codecs' names: "msgpack",
 	// "raw", "raw-chunks", "arrow" or a codec of the worker's own.
 	RequestCodec  string `json:"requestCodec"`
 	ResponseCodec string `json:"responseCodec"`
-	// TimeoutMS is the request timeout the worker announces, in
-	// milliseconds (0: none).
-	TimeoutMS int64 `json:"timeout,omitempty"`
 	// Cancellable says that the worker's handler honours an abort, so the
 	// parent should declare the method cancellable (the parent decides
 	// whether it sends aborts).
@@ -97,8 +96,10 @@ type Method struct {
 
 // An Event is one event of the contract.
 type Event struct {
-	Name  string `json:"-"`
-	ID    uint16 `json:"id"`
+	Name string `json:"-"`
+	// EventSchema is what the worker's $init announces of the event: its
+	// ID.
+	protocol.EventSchema
 	Codec string `json:"codec"`
 	// Data is the type of the event's value (nil as for Method.Request).
 	Data *Type `json:"data,omitempty"`
@@ -165,21 +166,22 @@ type Field struct {
 	Optional bool `json:"optional,omitempty"`
 }
 
-// contractJSON is the JSON form of a Contract.
+// contractFields is a Contract without its JSON methods.
+type contractFields Contract
+
+// contractJSON is the JSON form of a Contract: its fields, with the
+// methods and events as objects keyed by name (the outer fields hide the
+// embedded ones of the same JSON name).
 type contractJSON struct {
-	Format   int              `json:"format"`
-	Protocol string           `json:"protocol"`
-	Library  string           `json:"library,omitempty"`
-	Module   string           `json:"module,omitempty"`
-	Methods  byName[Method]   `json:"methods"`
-	Events   byName[Event]    `json:"events"`
-	Types    map[string]*Type `json:"types"`
+	contractFields
+	Methods byName[Method] `json:"methods"`
+	Events  byName[Event]  `json:"events"`
 }
 
 // MarshalJSON writes c with its methods and events as objects keyed by
 // name, in id order.
 func (c Contract) MarshalJSON() ([]byte, error) {
-	j := contractJSON{Format: c.Format, Protocol: c.Protocol, Library: c.Library, Module: c.Module, Types: c.Types}
+	j := contractJSON{contractFields: contractFields(c)}
 	for _, m := range c.Methods {
 		j.Methods = append(j.Methods, named[Method]{m.Name, m})
 	}
@@ -199,8 +201,8 @@ func (c *Contract) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*c = Contract{Format: j.Format, Protocol: j.Protocol, Library: j.Library, Module: j.Module, Types: j.Types,
-		Methods: make([]Method, 0, len(j.Methods)), Events: make([]Event, 0, len(j.Events))}
+	*c = Contract(j.contractFields)
+	c.Methods, c.Events = make([]Method, 0, len(j.Methods)), make([]Event, 0, len(j.Events))
 	for _, m := range j.Methods {
 		m.v.Name = m.name
 		c.Methods = append(c.Methods, m.v)
@@ -224,22 +226,11 @@ type named[T any] struct {
 type byName[T any] []named[T]
 
 func (l byName[T]) MarshalJSON() ([]byte, error) {
-	b := []byte{'{'}
-	for i, e := range l {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		k, err := json.Marshal(e.name)
-		if err != nil {
-			return nil, err
-		}
-		v, err := json.Marshal(e.v)
-		if err != nil {
-			return nil, err
-		}
-		b = append(append(append(b, k...), ':'), v...)
-	}
-	return append(b, '}'), nil
+	return orderedjson.AppendObject(nil, len(l), func(i int) string { return l[i].name },
+		func(b []byte, i int) ([]byte, error) {
+			v, err := json.Marshal(l[i].v)
+			return append(b, v...), err
+		})
 }
 
 func (l *byName[T]) UnmarshalJSON(b []byte) error {

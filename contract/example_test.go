@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/procwire/procwire-go/contract"
+	"github.com/procwire/procwire-go/protocol"
 )
 
 // A Builder describes Go types as they travel in MessagePack; TypeScript
@@ -22,7 +23,7 @@ func ExampleTypeScript() {
 		Format:   contract.FormatVersion,
 		Protocol: "1.0.0",
 		Methods: []contract.Method{{
-			Name: "nearest", ID: 1, Response: "result", RequestCodec: "msgpack", ResponseCodec: "msgpack",
+			Name: "nearest", MethodSchema: protocol.MethodSchema{ID: 1, Response: "result"}, RequestCodec: "msgpack", ResponseCodec: "msgpack",
 			Request: b.TypeOf(reflect.TypeFor[[]Point]()), Result: b.TypeOf(reflect.TypeFor[Point]()),
 		}},
 		Types: b.Types(),

@@ -257,8 +257,8 @@ func (g *tsGen) write(opts TypeScriptOptions) {
 	g.p("export function %s(name: string = %s) {\n\treturn new Module(name)", g.ids.define, strconv.Quote(opts.Name))
 	for _, m := range g.c.Methods {
 		g.p("\n\t\t.method(%s, { %s, response: %s", strconv.Quote(m.Name), g.methodCodecs(m), strconv.Quote(string(m.Response)))
-		if m.TimeoutMS > 0 {
-			g.p(", timeout: %d", m.TimeoutMS)
+		if m.Timeout > 0 {
+			g.p(", timeout: %d", m.Timeout)
 		}
 		if m.Cancellable {
 			g.p(", cancellable: true")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/contract"
+	"github.com/procwire/procwire-go/protocol"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -68,24 +69,24 @@ func sample() *contract.Contract {
 		Format:   contract.FormatVersion,
 		Protocol: "1.0.0",
 		Methods: []contract.Method{
-			{Name: "thumbnail", ID: 1, Response: "result", RequestCodec: "msgpack", ResponseCodec: "msgpack", TimeoutMS: 5000,
+			{Name: "thumbnail", MethodSchema: protocol.MethodSchema{ID: 1, Response: "result", Timeout: 5000}, RequestCodec: "msgpack", ResponseCodec: "msgpack",
 				Request: ty(reflect.TypeFor[Thumb]()), Result: ty(reflect.TypeFor[[]byte]())},
-			{Name: "lines", ID: 2, Response: "stream", RequestCodec: "msgpack", ResponseCodec: "msgpack", Cancellable: true,
+			{Name: "lines", MethodSchema: protocol.MethodSchema{ID: 2, Response: "stream"}, RequestCodec: "msgpack", ResponseCodec: "msgpack", Cancellable: true,
 				Request: ty(reflect.TypeFor[string]()), Result: ty(reflect.TypeFor[*Node]())},
-			{Name: "store", ID: 3, Response: "ack", RequestCodec: "raw", ResponseCodec: "msgpack",
+			{Name: "store", MethodSchema: protocol.MethodSchema{ID: 3, Response: "ack"}, RequestCodec: "raw", ResponseCodec: "msgpack",
 				Result: ty(reflect.TypeFor[map[string]Date]())},
-			{Name: "upload", ID: 4, Response: "none", RequestCodec: "raw-chunks", ResponseCodec: "raw-chunks"},
-			{Name: "table", ID: 5, Response: "result", RequestCodec: "arrow", ResponseCodec: "arrow"},
-			{Name: "raw", ID: 6, Response: "result", RequestCodec: "msgpack", ResponseCodec: "msgpack"},
-			{Name: "ping", ID: 7, Response: "result", RequestCodec: "msgpack", ResponseCodec: "raw",
+			{Name: "upload", MethodSchema: protocol.MethodSchema{ID: 4, Response: "none"}, RequestCodec: "raw-chunks", ResponseCodec: "raw-chunks"},
+			{Name: "table", MethodSchema: protocol.MethodSchema{ID: 5, Response: "result"}, RequestCodec: "arrow", ResponseCodec: "arrow"},
+			{Name: "raw", MethodSchema: protocol.MethodSchema{ID: 6, Response: "result"}, RequestCodec: "msgpack", ResponseCodec: "msgpack"},
+			{Name: "ping", MethodSchema: protocol.MethodSchema{ID: 7, Response: "result"}, RequestCodec: "msgpack", ResponseCodec: "raw",
 				Request: ty(reflect.TypeFor[Empty]())},
 		},
 		Events: []contract.Event{
-			{Name: "progress", ID: 1, Codec: "msgpack", Data: ty(reflect.TypeFor[struct {
+			{Name: "progress", EventSchema: protocol.EventSchema{ID: 1}, Codec: "msgpack", Data: ty(reflect.TypeFor[struct {
 				Done  int `msgpack:"done"`
 				Total int `msgpack:"total"`
 			}]())},
-			{Name: "frame", ID: 2, Codec: "raw"},
+			{Name: "frame", EventSchema: protocol.EventSchema{ID: 2}, Codec: "raw"},
 		},
 	}
 	c.Types = b.Types()

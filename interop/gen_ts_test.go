@@ -42,18 +42,7 @@ func TestGenTS(t *testing.T) {
 	worker := testenv.Worker(t, conformance)
 
 	// The worker describes itself without listening.
-	describe := exec.Command(worker)
-	describe.Env = testenv.WorkerEnv(contract.DescribeEnv + "=1")
-	var stderr bytes.Buffer
-	describe.Stderr = &stderr
-	raw, err := describe.Output()
-	if err != nil {
-		t.Fatalf("%s with %s=1: %v\n%s", worker, contract.DescribeEnv, err, stderr.String())
-	}
-	c, err := contract.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, raw := testenv.Describe(t, worker)
 
 	// The files go into a directory inside interop/, so that tsc and Node
 	// find node_modules.

@@ -9,7 +9,6 @@ import (
 	"net/rpc"
 	"os"
 	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
@@ -213,7 +212,7 @@ func benchParallelEcho(b *testing.B, pid int, call func(out *SmallStruct) error)
 		})
 	}
 	run(1000)
-	measureParallel(b, time.Microsecond, func() time.Duration { return cpuTime(strconv.Itoa(pid)) }, run)
+	measureParallel(b, time.Microsecond, func() time.Duration { return testenv.CPUTime(pid) }, run)
 }
 
 // BenchmarkCallParallelNetRPC is BenchmarkCallParallel's baseline: the

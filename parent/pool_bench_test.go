@@ -70,7 +70,7 @@ func benchPoolBurn(b *testing.B, cmd parent.Command, size int) {
 	measureParallel(b, time.Millisecond, func() time.Duration {
 		var sum time.Duration
 		for _, pid := range pids {
-			sum += cpuTime(strconv.Itoa(pid))
+			sum += testenv.CPUTime(pid)
 		}
 		return sum
 	}, run)
@@ -105,14 +105,14 @@ func callParallel(b *testing.B, callers int, n int64, newCall func() func() erro
 // callers), and how many CPUs other processes kept busy meanwhile.
 func measureParallel(b *testing.B, unit time.Duration, workerCPU func() time.Duration, run func(n int64)) {
 	perReq := "-cpu-" + strings.TrimPrefix(unit.String(), "1") + "/req"
-	w0, s0, all0 := workerCPU(), cpuTime("self"), busyTime()
+	w0, s0, all0 := workerCPU(), testenv.CPUTime(0), busyTime()
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	run(int64(b.N))
 	elapsed := time.Since(start)
 	b.StopTimer()
-	w1, s1, all1 := workerCPU(), cpuTime("self"), busyTime()
+	w1, s1, all1 := workerCPU(), testenv.CPUTime(0), busyTime()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 	if w0 > 0 && w1 > w0 {
 		b.ReportMetric(float64(w1-w0)/float64(unit)/float64(b.N), "worker"+perReq)
@@ -140,27 +140,4 @@ func busyTime() time.Duration {
 		}
 	}
 	return time.Duration(busy) * 10 * time.Millisecond
-}
-
-// cpuTime returns the CPU time of all the threads of a process (a pid or
-// "self") so far: the sum of the first field of their schedstat, or 0
-// where there is none (not Linux).
-func cpuTime(pid string) time.Duration {
-	dir := filepath.Join("/proc", pid, "task")
-	tasks, err := os.ReadDir(dir)
-	if err != nil {
-		return 0
-	}
-	var sum time.Duration
-	for _, t := range tasks {
-		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
-		if err != nil {
-			continue // the thread ended meanwhile
-		}
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			ns, _ := strconv.ParseInt(f[0], 10, 64)
-			sum += time.Duration(ns)
-		}
-	}
-	return sum
 }

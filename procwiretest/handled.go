@@ -9,39 +9,17 @@ import (
 )
 
 // Outcome is how one request ended on the worker's side (see
-// Parent.Handled).
-type Outcome struct {
-	// Method is the method's name ("#5" for an unknown method id) and ID
-	// the request id (0 for a method that does not answer).
-	Method string
-	ID     uint32
-	// Ran is false for a request that the parent aborted before its
-	// handler started: the handler never ran, and Aborted is true.
-	Ran bool
-	// Result is what was sent as the result or ack: the value a typed
-	// handler returned or a handler passed to ResponseWriter.Result or
-	// Ack (nil for an ack without data), or a copy of the bytes of
-	// WriteResult or WriteAck. HasResult says whether one was sent (a
-	// stream, an error, an abort or a method of response type none sends
-	// none).
-	Result    any
-	HasResult bool
-	// Chunks counts the stream chunks sent.
-	Chunks int
-	// Err is the error the handler returned, nil if it succeeded. A panic
-	// is an error too (a *procwire.PanicError), and Panicked is set.
-	Err      error
-	Panicked bool
-	// Cause is context.Cause of the handler's context when the handler
-	// returned: nil if it was not cancelled, procwire.ErrAborted if the
-	// parent aborted the request, procwire.ErrShutdown or
-	// procwire.ErrDisconnected when the worker stopped serving, or
-	// context.DeadlineExceeded when the method's timeout expired.
-	Cause error
-	// Aborted reports that the parent aborted the request, before or
-	// after the handler returned.
-	Aborted bool
-}
+// Parent.Handled): the method and request id; whether the handler ran
+// (Ran); the result or ack sent, if any (Result, HasResult); the stream
+// chunks sent (Chunks); the handler's error and whether it panicked (Err,
+// Panicked); context.Cause of the handler's context when it returned
+// (Cause: procwire.ErrAborted, procwire.ErrShutdown,
+// procwire.ErrDisconnected, context.DeadlineExceeded or nil); and whether
+// the parent aborted the request (Aborted).
+//
+// The worker reports it through an internal package, which declares the
+// type once for both.
+type Outcome = observe.Outcome
 
 // maxOutcomes bounds the outcomes waiting for Handled; beyond it the
 // oldest are dropped.
@@ -80,17 +58,13 @@ func newOutcomes() *outcomes {
 
 // add is the worker's observer: it runs on the goroutine that served the
 // request.
-func (q *outcomes) add(o observe.Outcome) {
+func (q *outcomes) add(o Outcome) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.list) >= maxOutcomes {
 		q.list = append(q.list[:0], q.list[1:]...)
 	}
-	q.list = append(q.list, Outcome{
-		Method: o.Method, ID: o.ID, Ran: o.Ran,
-		Result: o.Result, HasResult: o.HasResult, Chunks: o.Chunks,
-		Err: o.Err, Panicked: o.Panicked, Cause: o.Cause, Aborted: o.Aborted,
-	})
+	q.list = append(q.list, o)
 	q.signal()
 }
 

@@ -241,3 +241,25 @@ type wrap struct{ err error }
 
 func (w wrap) Error() string { return "wrapped: " + w.err.Error() }
 func (w wrap) Unwrap() error { return w.err }
+
+func TestDescSchema(t *testing.T) {
+	tests := []struct {
+		timeout time.Duration
+		want    int64 // ms
+	}{
+		{0, 0},
+		{-time.Second, 0},
+		{400 * time.Microsecond, 1}, // under a millisecond: announced as 1
+		{1500 * time.Microsecond, 1},
+		{2 * time.Second, 2000},
+	}
+	for _, tt := range tests {
+		m := MethodDesc{Name: "m", ID: 3, Response: ResponseStream, Timeout: tt.timeout, Cancellable: true}
+		if got, want := m.Schema(), (MethodSchema{ID: 3, Response: ResponseStream, Timeout: tt.want}); got != want {
+			t.Errorf("Schema() of timeout %v = %+v, want %+v", tt.timeout, got, want)
+		}
+	}
+	if got := (EventDesc{Name: "e", ID: 7}).Schema(); got != (EventSchema{ID: 7}) {
+		t.Errorf("EventDesc.Schema() = %+v", got)
+	}
+}

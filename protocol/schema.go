@@ -244,17 +244,27 @@ func NewSchema(methods []MethodDesc, events []EventDesc) Schema {
 		Events:  make(map[string]EventSchema, len(events)),
 	}
 	for _, m := range methods {
-		ms := MethodSchema{ID: m.ID, Response: m.Response}
-		if m.Timeout > 0 {
-			ms.Timeout = max(1, m.Timeout.Milliseconds())
-		}
-		s.Methods[m.Name] = ms
+		s.Methods[m.Name] = m.Schema()
 	}
 	for _, e := range events {
-		s.Events[e.Name] = EventSchema{ID: e.ID}
+		s.Events[e.Name] = e.Schema()
 	}
 	return s
 }
+
+// Schema returns the method's entry in a Schema: its id, its response type
+// and its timeout in milliseconds (a timeout under a millisecond is
+// announced as 1).
+func (m MethodDesc) Schema() MethodSchema {
+	ms := MethodSchema{ID: m.ID, Response: m.Response}
+	if m.Timeout > 0 {
+		ms.Timeout = max(1, m.Timeout.Milliseconds())
+	}
+	return ms
+}
+
+// Schema returns the event's entry in a Schema.
+func (e EventDesc) Schema() EventSchema { return EventSchema{ID: e.ID} }
 
 // Describe returns the schema's methods and events in id order, with the
 // codecs left nil and the timeouts converted.

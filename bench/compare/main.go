@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/bench/compare/internal/harness"
+	"github.com/procwire/procwire-go/internal/testenv"
 )
 
 // impl is one implementation program (a directory of this module).
@@ -113,7 +114,7 @@ func main() {
 		log.Fatal(err)
 	}
 	rep := Report{
-		Date: time.Now().UTC(), Machine: machine(), Go: runtime.Version(), Runs: *runs, Quick: *quick,
+		Date: time.Now().UTC(), Machine: testenv.Machine(), Go: runtime.Version(), Runs: *runs, Quick: *quick,
 		Library: library(),
 		Results: map[string]map[string][]harness.Result{},
 	}
@@ -248,19 +249,6 @@ func library() string {
 		}
 	}
 	return desc
-}
-
-func machine() string {
-	cpu := ""
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for l := range strings.SplitSeq(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = " " + strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%s/%s, %d CPUs%s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpu)
 }
 
 func loadavg() string {

@@ -18,7 +18,9 @@ import (
 )
 
 var benchCmd = &command{
-	name: "bench", args: "METHOD ", short: "measure request rate and latency percentiles",
+	name:    "bench",
+	args:    "METHOD ",
+	short:   "measure request rate and latency percentiles",
 	summary: "Spawn the worker and call METHOD (a result, ack or stream method: a stream is read to its end) as fast as it answers, from N concurrent callers, for a while; print the request rate and latency percentiles",
 	example: "procwire bench --data '{\"a\":1}' --concurrency 64 --duration 10s echo -- ./worker",
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {

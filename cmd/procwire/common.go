@@ -9,12 +9,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/contract"
 	"github.com/procwire/procwire-go/parent"
 	"github.com/procwire/procwire-go/protocol"
 )
@@ -235,6 +237,19 @@ func withSession(e *env, fs *flag.FlagSet, args []string, want int, rf *requestF
 	return body(s)
 }
 
+// requestCommand is the setup of a command that sends one request to its
+// METHOD argument (call, stream): the request flags with --raw-out
+// (described by rawOutUsage), and a run that starts the worker with METHOD
+// declared and calls body with the session, METHOD and the --raw-out path.
+func requestCommand(fs *flag.FlagSet, rawOutUsage string, body func(e *env, s *session, method, rawOut string) int) func(*env, *flag.FlagSet, []string) int {
+	rf := newRequestFlags(fs, withRequest|withRawOut, rawOutUsage)
+	return func(e *env, fs *flag.FlagSet, args []string) int {
+		return withSession(e, fs, args, 1, rf, first, func(s *session) int {
+			return body(e, s, s.pos[0], *rf.rawOut)
+		})
+	}
+}
+
 // only declares the one method *name names when the command runs (none if
 // it is empty).
 func only(name *string) func([]string, parent.MethodSpec) map[string]parent.MethodSpec {
@@ -392,3 +407,76 @@ func (h *logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (h *logHandler) WithGroup(string) slog.Handler { return h }
+
+// maxContract bounds the contract read from a worker.
+const maxContract = 64 << 20
+
+// describeWorker runs the worker with PROCWIRE_DESCRIBE=1 and reads the
+// contract it prints. It returns nil, nil when the worker prints
+// something else first (its $init line: a worker that does not know the
+// variable) or nothing; such a worker gets the end of its stdin, as a
+// parent that goes away, and is killed if it has not exited 2 seconds
+// later.
+func describeWorker(parentCtx context.Context, worker []string, timeout time.Duration) (*contract.Contract, error) {
+	ctx, cancel := context.WithTimeout(parentCtx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, worker[0], worker[1:]...)
+	cmd.Env = append(os.Environ(), contract.DescribeEnv+"=1")
+	cmd.WaitDelay = time.Second // a grandchild holding stdout does not hold us
+	var stderr tailBuffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", worker[0], err)
+	}
+	// The first JSON value it prints: the contract, or its $init line.
+	var raw json.RawMessage
+	derr := json.NewDecoder(io.LimitReader(stdout, maxContract)).Decode(&raw)
+	var probe struct {
+		Format *int `json:"format"`
+	}
+	isContract := derr == nil && json.Unmarshal(raw, &probe) == nil && probe.Format != nil
+	if !isContract {
+		t := time.AfterFunc(2*time.Second, cancel)
+		defer t.Stop()
+	}
+	werr := cmd.Wait()
+	switch {
+	case parentCtx.Err() != nil:
+		return nil, parentCtx.Err()
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) && !isContract:
+		return nil, fmt.Errorf("%s did not send $init within %v (nor print its contract)%s", worker[0], timeout, stderr.suffix())
+	case !isContract:
+		return nil, nil
+	case werr != nil:
+		return nil, fmt.Errorf("%s describing itself: %v%s", worker[0], werr, stderr.suffix())
+	}
+	c, err := contract.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", worker[0], err)
+	}
+	return c, nil
+}
+
+// tailBuffer keeps the last 4 KiB written to it.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if over := len(t.b) - 4096; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+// suffix returns ": " and the buffer's text, or "" if empty.
+func (t *tailBuffer) suffix() string {
+	s := strings.TrimSpace(string(t.b))
+	if s == "" {
+		return ""
+	}
+	return "; its stderr: " + s
+}

@@ -13,7 +13,9 @@ import (
 )
 
 var eventsCmd = &command{
-	name: "events", args: "[METHOD] ", short: "print the worker's events as JSON lines",
+	name:    "events",
+	args:    "[METHOD] ",
+	short:   "print the worker's events as JSON lines",
 	summary: "Spawn the worker and print every event it emits as a line of JSON {\"data\": value, \"event\": name} until interrupted (or --duration); with METHOD, call it first (with --data), to make the worker emit",
 	example: `procwire events --data '{"n":3}' --duration 1s progress -- ./worker`,
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,29 +13,16 @@ import (
 	"github.com/procwire/procwire-go/internal/testenv"
 )
 
-// describeConformance reads the conformance worker's contract directly.
-func describeConformance(t *testing.T) *contract.Contract {
-	t.Helper()
-	cmd := exec.Command(conformanceWorker(t))
-	cmd.Env = testenv.WorkerEnv(contract.DescribeEnv + "=1")
-	raw, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := contract.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func TestGenTS(t *testing.T) {
-	c := describeConformance(t)
+// TestGenTSWritesTheContractsModule checks that gen ts writes what
+// contract.TypeScript makes of the worker's contract (interop's TestGenTS
+// compiles and runs it).
+func TestGenTSWritesTheContractsModule(t *testing.T) {
+	worker := conformanceWorker(t)
+	c, _ := testenv.Describe(t, worker)
 	var want bytes.Buffer
 	if err := contract.TypeScript(&want, c, contract.TypeScriptOptions{Name: "conformance", Source: "conformance"}); err != nil {
 		t.Fatal(err)
 	}
-	worker := conformanceWorker(t)
 
 	t.Run("to stdout, named after the worker's file", func(t *testing.T) {
 		r := procwire(t, context.Background(), "", "gen", "ts", "--", worker)

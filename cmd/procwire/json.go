@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/procwire/procwire-go/internal/orderedjson"
 )
 
 // readFunc reads the file that "@FILE" names ("-" for stdin).
@@ -203,21 +205,8 @@ func float(f float64) any {
 func appendJSON(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case object:
-		b = append(b, '{')
-		for i, m := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			k, err := json.Marshal(m.key)
-			if err != nil {
-				return nil, err
-			}
-			b = append(append(b, k...), ':')
-			if b, err = appendJSON(b, m.value); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, '}'), nil
+		return orderedjson.AppendObject(b, len(x), func(i int) string { return x[i].key },
+			func(b []byte, i int) ([]byte, error) { return appendJSON(b, x[i].value) })
 	case []any:
 		b = append(b, '[')
 		for i, e := range x {

@@ -553,20 +553,24 @@ func TestInterruptAbortsAnyMethod(t *testing.T) {
 	}
 	defer stop(s.m)
 	aborted := s.m.Events("aborted")
+	sawAbort := func(method string) {
+		t.Helper()
+		select {
+		case ev := <-aborted:
+			var a map[string]string
+			if ev.Decode(&a); a["method"] != method {
+				t.Fatalf("aborted %v", a)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("the %s handler saw no abort", method)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel) // Ctrl-C
 	if err := s.m.Call(ctx, "sleep", 5000, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("sleep: %v", err)
 	}
-	select {
-	case ev := <-aborted:
-		var a map[string]string
-		if ev.Decode(&a); a["method"] != "sleep" {
-			t.Fatalf("aborted %v", a)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("the sleep handler saw no abort")
-	}
+	sawAbort("sleep")
 	if st := s.m.Stats().Methods["sleep"]; st.Requests != 1 || st.Aborted != 1 {
 		t.Errorf("sleep stats %+v", st)
 	}
@@ -577,15 +581,7 @@ func TestInterruptAbortsAnyMethod(t *testing.T) {
 	if err := copyStream(s.m, &env{ctx: ctx, stdout: io.Discard}, "tick", nil, io.Discard, false, chunks, bytes); !errors.Is(err, context.Canceled) {
 		t.Fatalf("tick: %v", err)
 	}
-	select {
-	case ev := <-aborted:
-		var a map[string]string
-		if ev.Decode(&a); a["method"] != "tick" {
-			t.Fatalf("aborted %v", a)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("the tick handler saw no abort")
-	}
+	sawAbort("tick")
 	if chunks.Load() == 0 {
 		t.Error("no chunk before the interrupt")
 	}

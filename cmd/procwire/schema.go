@@ -7,7 +7,8 @@ import (
 )
 
 var schemaCmd = &command{
-	name: "schema", short: "print the worker's contract or schema as JSON",
+	name:  "schema",
+	short: "print the worker's contract or schema as JSON",
 	summary: "Print the worker's contract as indented JSON: run with PROCWIRE_DESCRIBE=1, a procwire-go worker prints it and exits " +
 		"without listening (methods with id, response type, timeout, codecs, cancellable and their request and response types; " +
 		"events with theirs; the named types). A worker that does not describe itself is spawned instead, and its $init schema " +

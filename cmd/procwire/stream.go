@@ -12,42 +12,41 @@ import (
 )
 
 var streamCmd = &command{
-	name: "stream", args: "METHOD ", short: "print a stream's chunks, one JSON line each",
+	name:    "stream",
+	args:    "METHOD ",
+	short:   "print a stream's chunks, one JSON line each",
 	summary: "Spawn the worker, call the stream method METHOD and print each chunk as a line of JSON (or append the raw bytes to a file); Ctrl-C aborts the stream",
 	example: `procwire stream --data '{"n":5}' count -- ./worker`,
 	setup: func(fs *flag.FlagSet) func(*env, *flag.FlagSet, []string) int {
-		rf := newRequestFlags(fs, withRequest|withRawOut, "write the chunks' bytes to `FILE` (- for stdout), raw codec")
-		return func(e *env, fs *flag.FlagSet, args []string) int {
-			return withSession(e, fs, args, 1, rf, first, func(s *session) int {
-				m, method, in, rawOut := s.m, s.pos[0], s.in, rf.rawOut
-				var err error
-				if rt := m.Schema().Methods[method].Response; rt != protocol.ResponseStream {
-					fmt.Fprintf(e.stderr, "procwire: %s is a %s method, not a stream: use \"procwire call\"\n", method, rt)
-					return exitUsage
-				}
-				out := e.stdout
-				closeOut := func() error { return nil }
-				if *rawOut != "" {
-					if out, closeOut, err = output(e, *rawOut); err != nil {
-						return fail(e, err)
-					}
-				}
-				var chunks, bytes atomic.Int64
-				p := startProgress(e.stderr, func(elapsed time.Duration) string {
-					b := float64(bytes.Load())
-					return fmt.Sprintf("%d chunks, %s, %s/s", chunks.Load(), bytesString(b), bytesString(b/elapsed.Seconds()))
-				})
-				err = copyStream(m, e, method, in, out, *rawOut != "", &chunks, &bytes)
-				p.stop()
-				if cerr := closeOut(); err == nil {
-					err = cerr
-				}
-				if err != nil {
+		return requestCommand(fs, "write the chunks' bytes to `FILE` (- for stdout), raw codec", func(e *env, s *session, method, rawOut string) int {
+			m, in := s.m, s.in
+			var err error
+			if rt := m.Schema().Methods[method].Response; rt != protocol.ResponseStream {
+				fmt.Fprintf(e.stderr, "procwire: %s is a %s method, not a stream: use \"procwire call\"\n", method, rt)
+				return exitUsage
+			}
+			out := e.stdout
+			closeOut := func() error { return nil }
+			if rawOut != "" {
+				if out, closeOut, err = output(e, rawOut); err != nil {
 					return fail(e, err)
 				}
-				return exitOK
+			}
+			var chunks, bytes atomic.Int64
+			p := startProgress(e.stderr, func(elapsed time.Duration) string {
+				b := float64(bytes.Load())
+				return fmt.Sprintf("%d chunks, %s, %s/s", chunks.Load(), bytesString(b), bytesString(b/elapsed.Seconds()))
 			})
-		}
+			err = copyStream(m, e, method, in, out, rawOut != "", &chunks, &bytes)
+			p.stop()
+			if cerr := closeOut(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fail(e, err)
+			}
+			return exitOK
+		})
 	},
 }
 

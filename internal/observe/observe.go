@@ -5,25 +5,38 @@
 package observe
 
 // Outcome is how one request ended, as package procwire reports it.
+// Package procwiretest exports it as procwiretest.Outcome, so these
+// comments are its users' documentation.
 type Outcome struct {
+	// Method is the method's name ("#5" for an unknown method id) and ID
+	// the request id (0 for a method that does not answer).
 	Method string
 	ID     uint32
-	// Ran is false for a request aborted before its handler started.
+	// Ran is false for a request that the parent aborted before its
+	// handler started: the handler never ran, and Aborted is true.
 	Ran bool
-	// Result is the value (or, for pre-encoded bytes, a copy of the
-	// bytes) of the result or ack that was sent; HasResult says whether
-	// one was.
+	// Result is what was sent as the result or ack: the value a typed
+	// handler returned or a handler passed to ResponseWriter.Result or
+	// Ack (nil for an ack without data), or a copy of the bytes of
+	// WriteResult or WriteAck. HasResult says whether one was sent (a
+	// stream, an error, an abort or a method of response type none sends
+	// none).
 	Result    any
 	HasResult bool
 	// Chunks counts the stream chunks sent.
 	Chunks int
-	// Err is what the handler returned; Panicked says it was a panic.
+	// Err is the error the handler returned, nil if it succeeded. A panic
+	// is an error too (a *procwire.PanicError), and Panicked is set.
 	Err      error
 	Panicked bool
-	// Cause is context.Cause of the handler's context as the handler
-	// returned.
+	// Cause is context.Cause of the handler's context when the handler
+	// returned: nil if it was not cancelled, procwire.ErrAborted if the
+	// parent aborted the request, procwire.ErrShutdown or
+	// procwire.ErrDisconnected when the worker stopped serving, or
+	// context.DeadlineExceeded when the method's timeout expired.
 	Cause error
-	// Aborted says the parent aborted the request.
+	// Aborted reports that the parent aborted the request, before or
+	// after the handler returned.
 	Aborted bool
 }
 

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/procwire/procwire-go/bench/compare/internal/harness"
+	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/wire"
 )
 
@@ -23,7 +24,8 @@ func main() {
 }
 
 // child connects to the socket named by its second argument and echoes
-// every frame until the connection ends.
+// every frame until the connection ends (testenv.RawPeer, as
+// bench/rawsocket.go's child).
 func child() {
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "rawsocket child: no socket path")
@@ -34,19 +36,7 @@ func child() {
 		fmt.Fprintln(os.Stderr, "rawsocket child:", err)
 		os.Exit(1)
 	}
-	r := wire.NewReader(nc, 0, 256<<10)
-	w := wire.NewWriter(nc)
-	var scratch []byte
-	for {
-		h, p, s, err := r.Next(scratch)
-		scratch = s
-		if err != nil {
-			return
-		}
-		if _, err := w.WriteFrame(wire.Header{Method: h.Method, Flags: wire.FlagsResult, RequestID: h.RequestID}, p); err != nil {
-			return
-		}
-	}
+	testenv.RawPeer(nc)
 }
 
 type client struct {

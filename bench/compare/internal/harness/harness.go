@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/procwire/procwire-go/internal/testenv"
 )
 
 // Client is an implementation's parent side, connected to its child.
@@ -145,8 +147,8 @@ func Run(impl Impl, scenario string, quick bool) (Result, error) {
 	case Spawn:
 		res.Value = ms(time.Since(start))
 		time.Sleep(200 * time.Millisecond)
-		res.ChildRSS = float64(memory(pid).rss)
-		res.ParentRSS = float64(memory(0).rss)
+		res.ChildRSS = float64(testenv.Memory(pid).RSS)
+		res.ParentRSS = float64(testenv.Memory(0).RSS)
 	case Seq:
 		err = seq(c, &res, quick)
 	case Conc64:
@@ -161,8 +163,8 @@ func Run(impl Impl, scenario string, quick bool) (Result, error) {
 		return res, err
 	}
 	if scenario != Spawn {
-		res.ChildRSS = float64(memory(pid).hwm)
-		res.ParentRSS = float64(memory(0).hwm)
+		res.ChildRSS = float64(testenv.Memory(pid).HWM)
+		res.ParentRSS = float64(testenv.Memory(0).HWM)
 	}
 	return res, c.Close()
 }
@@ -173,7 +175,7 @@ func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond)
 // cpuMark is the CPU time of the child and of this process at a moment.
 type cpuMark struct{ child, parent time.Duration }
 
-func markCPU(pid int) cpuMark { return cpuMark{CPUTime(pid), CPUTime(0)} }
+func markCPU(pid int) cpuMark { return cpuMark{testenv.CPUTime(pid), testenv.CPUTime(0)} }
 
 // per sets res's CPU figures: the CPU time since m, in µs, per unit.
 func (m cpuMark) per(res *Result, pid int, units float64) {

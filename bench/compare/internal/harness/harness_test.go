@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/procwire/procwire-go/internal/testenv"
 )
@@ -40,59 +39,6 @@ func TestFill(t *testing.T) {
 				t.Fatalf("Fill of %d bytes: byte %d is %#x", n, i, c)
 			}
 		}
-	}
-}
-
-func TestParseSchedstat(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-	}{
-		{"123456 789 10\n", 123456},
-		{"5", 5},
-		{"", 0},
-		{"abc 1 2", 0},
-		{"-5 1 2", 0},
-	} {
-		if got := parseSchedstat([]byte(tc.in)); got != tc.want {
-			t.Errorf("parseSchedstat(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestParseStatus(t *testing.T) {
-	in := "Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\nThreads:\t5\nVmBad:\tx kB\n"
-	if got, want := parseStatus([]byte(in)), (mem{rss: 1 << 20, hwm: 2 << 20}); got != want {
-		t.Errorf("parseStatus = %+v, want %+v", got, want)
-	}
-	if got := parseStatus([]byte("garbage\n:\n")); got != (mem{}) {
-		t.Errorf("parseStatus of garbage = %+v, want zero", got)
-	}
-}
-
-func TestCPUTimeAndMemoryOfThisProcess(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("reads /proc")
-	}
-	before := CPUTime(os.Getpid())
-	spin := time.Now()
-	for time.Since(spin) < 50*time.Millisecond {
-	}
-	after := CPUTime(0)
-	// 50 ms of wall time spinning: at least a little CPU time, however
-	// busy the machine, and not more than the wall time since (plus
-	// whatever the other threads did, generously).
-	if d := after - before; d < time.Millisecond || d > 10*time.Second {
-		t.Errorf("CPU time of a 50 ms spin: %v", d)
-	}
-	if m := memory(0); m.rss <= 0 || m.hwm < m.rss {
-		t.Errorf("memory of this process: %+v", m)
-	}
-	if m := memory(1 << 30); m != (mem{}) {
-		t.Errorf("memory of no process: %+v, want zero", m)
-	}
-	if d := CPUTime(1 << 30); d != 0 {
-		t.Errorf("CPU time of no process: %v, want 0", d)
 	}
 }
 

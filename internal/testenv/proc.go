@@ -1,11 +1,18 @@
-package harness
+package testenv
+
+// Process and machine measurements for the benchmarks (parent's pool
+// benchmarks, bench and bench/compare): CPU time, memory and the CPU model
+// from /proc.
 
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -19,7 +26,7 @@ func procDir(pid int) string {
 
 // CPUTime returns the CPU time of all the threads of process pid (0: this
 // process) so far: the sum of the first field (time on a CPU, in ns) of
-// /proc/PID/task/*/schedstat, as bench/main.go's runs read it. Threads
+// /proc/PID/task/*/schedstat, the kernel's per-thread accounting. Threads
 // that ended before the call are not counted, which is why the figures are
 // differences taken while the process runs. Where there is no /proc (not
 // Linux) it is 0.
@@ -53,21 +60,22 @@ func parseSchedstat(b []byte) time.Duration {
 	return time.Duration(ns)
 }
 
-// mem is a process's resident set size now and at its peak, in bytes.
-type mem struct{ rss, hwm int64 }
+// Mem is a process's resident set size now (RSS) and at its peak (HWM),
+// in bytes.
+type Mem struct{ RSS, HWM int64 }
 
-// memory reads VmRSS and VmHWM of process pid (0: this process) from
-// /proc/PID/status; zero where they cannot be read.
-func memory(pid int) mem {
+// Memory reads VmRSS and VmHWM of process pid (0: this process) from
+// /proc/PID/status; zero where they cannot be read (not Linux).
+func Memory(pid int) Mem {
 	b, err := os.ReadFile(filepath.Join(procDir(pid), "status"))
 	if err != nil {
-		return mem{}
+		return Mem{}
 	}
 	return parseStatus(b)
 }
 
-func parseStatus(b []byte) mem {
-	var m mem
+func parseStatus(b []byte) Mem {
+	var m Mem
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		k, v, ok := bytes.Cut(sc.Bytes(), []byte(":"))
@@ -84,10 +92,26 @@ func parseStatus(b []byte) mem {
 		}
 		switch string(k) {
 		case "VmRSS":
-			m.rss = n << 10
+			m.RSS = n << 10
 		case "VmHWM":
-			m.hwm = n << 10
+			m.HWM = n << 10
 		}
 	}
 	return m
+}
+
+// Machine describes this machine for a benchmark report: the OS, the
+// architecture, the number of CPUs and, where /proc/cpuinfo says, their
+// model.
+func Machine() string {
+	cpu := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for l := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = " " + strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s/%s, %d CPUs%s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpu)
 }
