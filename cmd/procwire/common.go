@@ -213,6 +213,12 @@ func begin(e *env, fs *flag.FlagSet, args []string, want int, rf *requestFlags, 
 		if s.in, err = request(e, *rf.data, *rf.rawIn); err != nil {
 			return nil, fail(e, err)
 		}
+		if len(pos) > 0 && *rf.data != "" && !strings.HasPrefix(*rf.data, "@") {
+			// JSON: its strings may be bytes by the request's type.
+			if s.in, err = typedRequest(e.ctx, worker, pos[0], s.in, *rf.initTimeout); err != nil {
+				return nil, fail(e, fmt.Errorf("--data: %w", err))
+			}
+		}
 	}
 	var methods map[string]parent.MethodSpec
 	if declare != nil {

@@ -186,3 +186,31 @@ func TestCallBytes(t *testing.T) {
 		t.Fatalf("bad $bytes: exit %d, stderr %s", r.code, r.stderr)
 	}
 }
+
+// TestCallBytesByType checks that a plain string goes out as bytes where
+// the worker's contract says its request field is []byte (shape's data,
+// and its child's), decoded from base64, and stays a string elsewhere (name)
+// and for a worker that does not describe itself; a string that is not
+// base64 where bytes are wanted is refused with its path.
+func TestCallBytesByType(t *testing.T) {
+	worker := conformanceWorker(t)
+	r := procwire(t, context.Background(), "", "call", "--data",
+		`{"name":"AQID","data":"AQID","child":{"data":"BAUG"}}`, "shape", "--", worker)
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+	}
+	for _, want := range []string{`"name":"AQID"`, `"data":"AQID"`, `"data":"BAUG"`} {
+		if !strings.Contains(strings.ReplaceAll(r.stdout, " ", ""), want) {
+			t.Errorf("output lacks %s (the bytes 01 02 03 sent as a string would come back as \"QVFJRA==\"): %s", want, r.stdout)
+		}
+	}
+	r = procwire(t, context.Background(), "", "call", "--data", `{"data":"not base64!"}`, "shape", "--", worker)
+	if r.code != 1 || !strings.Contains(r.stderr, "at .data: the request type wants bytes here") {
+		t.Errorf("bad base64: exit %d, stderr %s", r.code, r.stderr)
+	}
+	// echo takes any: the string stays a string (a4 = fixstr of 4 bytes).
+	r = procwire(t, context.Background(), "", "call", "--raw-out", "-", "--data", `"AQID"`, "echo", "--", worker)
+	if r.code != 0 || r.stdout != "\xa4AQID" {
+		t.Errorf("echo: exit %d, stdout % x, stderr %s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -28,7 +28,10 @@
 // string (MessagePack bin: a Node Buffer, a Go []byte), anywhere in the
 // value, and {"$bytes": "@FILE"} the bytes of FILE ("@-": stdin); "$bytes"
 // must be its object's only key, and a key that begins with "$$" loses one
-// "$" ({"$$bytes": 1} sends the key "$bytes"). --data @FILE ("@-": stdin)
+// "$" ({"$$bytes": 1} sends the key "$bytes"). When the worker describes
+// itself (procwire-go workers: see procwire schema), a plain string is
+// sent as bytes too where METHOD's request type wants bytes, read as
+// base64. --data @FILE ("@-": stdin)
 // sends the whole file as one byte string, for a MessagePack method that
 // takes bytes; with --raw-in the request is the bytes of a file ("-" for
 // stdin) as they are and the method's request codec is raw (the schema

@@ -30,10 +30,8 @@ const bytesKey = "$bytes"
 // begins with "$$" loses one "$": {"$$bytes": 1} is an object with the key
 // "$bytes".
 //
-// TODO(issue 12, item 5): when the worker describes its request type
-// (package contract), convert plain base64 strings where the type says
-// []byte, so that {"image": "<base64>"} works too. The conversion belongs
-// here, after the JSON forms, given the method's request type.
+// A plain base64 string becomes bytes too where the method's request type
+// says []byte, when the worker describes itself (typedRequest, typed.go).
 func parseJSON(s string, read readFunc) (any, error) {
 	d := json.NewDecoder(bytes.NewReader([]byte(s)))
 	d.UseNumber()
