@@ -269,9 +269,10 @@ func HandleAck[Req, Resp any](w *Worker, name string, fn func(ctx context.Contex
 
 // unary adapts a typed one-value handler; send writes its value.
 func unary[Req, Resp any](fn func(context.Context, Req) (Resp, error), send func(*ResponseWriter, any) error) HandlerFunc {
+	var ins decoder[Req]
 	return func(ctx context.Context, req *Request, rw *ResponseWriter) error {
-		var in Req
-		if err := req.Decode(&in); err != nil {
+		in, err := ins.decode(req)
+		if err != nil {
 			return err
 		}
 		out, err := fn(ctx, in)
@@ -282,13 +283,33 @@ func unary[Req, Resp any](fn func(context.Context, Req) (Resp, error), send func
 	}
 }
 
+// decoder decodes the requests of a typed method into values of type Req.
+// A value decoded into escapes to the heap (the codec takes it as an
+// interface), so it is pooled and copied out: the handler gets its own copy
+// and the request costs no allocation for it.
+type decoder[Req any] struct{ pool sync.Pool }
+
+func (d *decoder[Req]) decode(req *Request) (Req, error) {
+	p, _ := d.pool.Get().(*Req)
+	if p == nil {
+		p = new(Req)
+	}
+	err := req.Decode(p)
+	in := *p
+	var zero Req
+	*p = zero // nothing of this request stays reachable from the pool
+	d.pool.Put(p)
+	return in, err
+}
+
 // HandleStream registers a method that answers with a stream (response type
 // "stream"): each Stream.Send is one chunk; returning nil ends the stream,
 // returning an error fails it.
 func HandleStream[Req, Item any](w *Worker, name string, fn func(ctx context.Context, in Req, out *Stream[Item]) error, opts ...MethodOptions) {
+	var ins decoder[Req]
 	w.register(name, ResponseStream, func(ctx context.Context, req *Request, rw *ResponseWriter) error {
-		var in Req
-		if err := req.Decode(&in); err != nil {
+		in, err := ins.decode(req)
+		if err != nil {
 			return err
 		}
 		return fn(ctx, in, &Stream[Item]{rw: rw})
@@ -298,9 +319,10 @@ func HandleStream[Req, Item any](w *Worker, name string, fn func(ctx context.Con
 // HandleNotify registers a method that never answers (response type
 // "none"). A returned error is logged.
 func HandleNotify[Req any](w *Worker, name string, fn func(ctx context.Context, in Req) error, opts ...MethodOptions) {
+	var ins decoder[Req]
 	w.register(name, ResponseNone, func(ctx context.Context, req *Request, rw *ResponseWriter) error {
-		var in Req
-		if err := req.Decode(&in); err != nil {
+		in, err := ins.decode(req)
+		if err != nil {
 			return err
 		}
 		return fn(ctx, in)
