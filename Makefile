@@ -58,6 +58,7 @@ lint: staticcheck govulncheck
 
 staticcheck: $(STATICCHECK)
 	printf 'linux: GOOS=linux\nwindows: GOOS=windows\n' | $(STATICCHECK) -matrix ./...
+	cd bench/compare && printf 'linux: GOOS=linux\nwindows: GOOS=windows\n' | $(STATICCHECK) -matrix ./...
 
 govulncheck: $(GOVULNCHECK)
 	$(GO) -C / mod download golang.org/x/vulndb@$(VULNDB_VERSION)

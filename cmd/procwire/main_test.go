@@ -271,9 +271,11 @@ func TestEvents(t *testing.T) {
 			t.Fatalf("%v: exit %d, stdout %q, stderr %s", method, r.code, r.stdout, r.stderr)
 		}
 	}
-	// Interrupted: a normal end for events.
+	// Interrupted: a normal end for events. (A string in --data makes the
+	// command describe the worker first, one more start of it: the
+	// interrupt comes once the event has had ample time.)
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(200*time.Millisecond, cancel)
+	time.AfterFunc(2*time.Second, cancel)
 	r := procwire(t, ctx, "", "events", "--data", `"x"`, "notify", "--", conformanceWorker(t))
 	if r.code != 0 || r.stdout != `{"data":"x","event":"notified"}`+"\n" {
 		t.Fatalf("interrupted: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
