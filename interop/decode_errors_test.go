@@ -8,3 +8,8 @@ import "testing"
 // cut short each come back as an error with the code E_BAD_REQUEST, the
 // field path and the message, as Node sees them (decode_errors.test.mjs).
 func TestDecodeErrors(t *testing.T) { conformanceSuite(t, "decode_errors.test.mjs") }
+
+// TestRequestInfo checks procwire.RequestInfoFromContext with the real
+// parent: the module name core gives the worker, the method and a request
+// id of each request's own (request_info.test.mjs).
+func TestRequestInfo(t *testing.T) { conformanceSuite(t, "request_info.test.mjs") }

@@ -232,6 +232,7 @@ func newWorker(opts procwire.Options) *procwire.Worker {
 	})
 	registerTyped(w)
 	registerRequests(w)
+	registerRequestInfo(w)
 	return w
 }
 

@@ -30,3 +30,15 @@ func registerRequests(w *procwire.Worker) {
 	procwire.Handle(w, "thumbnail", echo)
 	procwire.Handle(w, "thumbnailStrict", echo, procwire.MethodOptions{Strict: true})
 }
+
+// registerRequestInfo registers requestInfo: the handler answers with the
+// metadata procwire.RequestInfoFromContext gives it.
+func registerRequestInfo(w *procwire.Worker) {
+	procwire.Handle(w, "requestInfo", func(ctx context.Context, _ any) (map[string]any, error) {
+		ri, ok := procwire.RequestInfoFromContext(ctx)
+		if !ok {
+			return nil, procwire.Errorf("E_NO_INFO", "no request metadata in the handler's context")
+		}
+		return map[string]any{"module": ri.Module, "method": ri.Method, "methodId": ri.MethodID, "id": ri.ID}, nil
+	})
+}
