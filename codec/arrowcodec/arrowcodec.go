@@ -29,7 +29,12 @@
 // request buffer, for instance when a handler keeps a record past its
 // return. With the default Go allocator, a record that is never released is
 // reclaimed by the garbage collector; the worker does not release the
-// records handlers return.
+// records handlers return. A program that releases every record it decodes
+// can set Options.Allocator to a Pool, so that each copying decode reuses
+// the memory of the records released before it instead of fresh memory
+// from the garbage collector (half the time for a 10 000-row table); what
+// it read from a record without copying is then invalid once the record
+// is released.
 //
 // # Untrusted input
 //

@@ -38,6 +38,7 @@ func BenchmarkUnmarshal(b *testing.B) {
 		{"copy", arrowcodec.New(arrowcodec.Options{})},
 		{"zerocopy", arrowcodec.New(arrowcodec.Options{ZeroCopy: true})},
 		{"owned", arrowcodec.New(arrowcodec.Options{})},
+		{"copy-pool", arrowcodec.New(arrowcodec.Options{Allocator: arrowcodec.NewPool()})},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))

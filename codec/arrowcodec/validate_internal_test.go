@@ -6,10 +6,10 @@ import (
 )
 
 // TestNonDecreasing32 checks the branch-free check against the plain one:
-// a decrease at every position (the unrolled loop's four lanes and its
+// a decrease at every position (the unrolled loop's eight lanes and its
 // tail), equal neighbours, and the int32 extremes.
 func TestNonDecreasing32(t *testing.T) {
-	for n := 1; n <= 13; n++ {
+	for n := 1; n <= 27; n++ {
 		xs := make([]int32, n)
 		for i := range xs {
 			xs[i] = int32(i * 3)
