@@ -94,23 +94,31 @@ type decState struct {
 	d    decoder
 	r    bytes.Reader
 	lib  *msgpack.Decoder
-	keys [64]string // recent map keys, by a hash of their bytes (see intern)
+	keys [128]string // recent map keys, in pairs chosen by their bytes (see intern)
 }
 
 // intern returns k as a string, the same string as for an earlier key of
 // the same bytes when the state still holds it: the keys of the maps that
 // decode into any repeat from one payload to the next, and a string held
 // here costs no allocation.
+//
+// The cache is two-way: a key's bytes (its length and its first, middle
+// and last bytes) choose a pair of slots, and a new key takes the first
+// slot and moves the older one to the second, so that two keys of one
+// object that hash alike ("code" and "field") both stay.
 func (st *decState) intern(k []byte) string {
 	if len(k) == 0 || len(k) > 32 {
 		return string(k)
 	}
-	i := (len(k)*31 + int(k[0])*7 + int(k[len(k)-1])) & (len(st.keys) - 1)
+	i := 2 * ((len(k)*31 + int(k[0])*7 + int(k[len(k)/2])*13 + int(k[len(k)-1])) & (len(st.keys)/2 - 1))
 	if s := st.keys[i]; s == string(k) {
 		return s
 	}
+	if s := st.keys[i+1]; s == string(k) {
+		return s
+	}
 	s := string(k)
-	st.keys[i] = s
+	st.keys[i], st.keys[i+1] = s, st.keys[i]
 	return s
 }
 
