@@ -101,6 +101,7 @@ func (c *Conn) register(m *connMethod, in any) (uint32, *callState, error) {
 	}
 	id := c.nextID
 	c.inflight[id] = cs
+	cork := len(c.inflight) > 1 // other requests in flight: their callers may be about to send
 	c.mu.Unlock()
 	h := wire.Header{Method: m.ID, RequestID: id}
 	if m.RequestCodec == codec.MsgPack {
@@ -108,12 +109,12 @@ func (c *Conn) register(m *connMethod, in any) (uint32, *callState, error) {
 		// frame may be written by another caller, after this one has
 		// started waiting; a failed write fails the call through the
 		// end of the connection.
-		c.post(h, payload)
+		c.post(h, payload, cork)
 		return id, cs, nil
 	}
 	// Other codecs may return the caller's memory (codec.Raw does),
 	// which must not be read once the call returned: wait for the write.
-	if err := c.send(h, payload); err != nil {
+	if err := c.send(h, payload, cork); err != nil {
 		c.forget(id)
 		return 0, nil, err
 	}
@@ -138,7 +139,7 @@ func (c *Conn) forget(id uint32) {
 func (c *Conn) abort(m *connMethod, id uint32) {
 	c.forget(id)
 	if m.Cancellable {
-		c.post(wire.Header{Method: wire.MethodAbort, RequestID: id}, nil)
+		c.post(wire.Header{Method: wire.MethodAbort, RequestID: id}, nil, false)
 	}
 }
 
@@ -200,7 +201,7 @@ func (c *Conn) Notify(method string, in any) error {
 	m.stats.requests.Add(1)
 	payload, err := marshal(m.RequestCodec, in)
 	if err == nil {
-		err = c.send(wire.Header{Method: m.ID}, payload)
+		err = c.send(wire.Header{Method: m.ID}, payload, true)
 	}
 	m.stats.endErr(err, begin)
 	return err

@@ -151,7 +151,7 @@ func (c *Conn) Err() error {
 
 // SendAuth sends the AUTH frame carrying token; it must be the first frame.
 func (c *Conn) SendAuth(token string) error {
-	return c.send(wire.Header{Method: wire.MethodAuth}, []byte(token))
+	return c.send(wire.Header{Method: wire.MethodAuth}, []byte(token), false)
 }
 
 // endWait bounds how long a failed write waits for the read loop to end

@@ -55,10 +55,13 @@ type pending struct {
 
 // post queues a frame and, unless another caller is writing, writes it
 // with every frame queued meanwhile; it returns the frame's sequence
-// number. The payload must not be modified until the frame is written
+// number. With cork set, a caller that takes the writer role first lets
+// the other runnable callers queue their frames (see below); without, it
+// writes at once: when no other request is in flight, yielding could only
+// add a trip through the scheduler to a lone round trip. The payload must not be modified until the frame is written
 // (send waits for that; post's callers hand over buffers of their own).
 // A failure to write is not returned: it ends the connection (see above).
-func (c *Conn) post(h wire.Header, payload []byte) uint64 {
+func (c *Conn) post(h wire.Header, payload []byte, cork bool) uint64 {
 	q := &c.sq
 	q.smu.Lock()
 	q.seq++
@@ -70,10 +73,12 @@ func (c *Conn) post(h wire.Header, payload []byte) uint64 {
 	}
 	q.writing = true
 	q.smu.Unlock()
-	// Cork: let the callers that are runnable now (those the read loop has
-	// just handed their responses, typically) queue their next requests,
-	// so that they go out in this write.
-	runtime.Gosched()
+	if cork {
+		// Let the callers that are runnable now (those the read loop has
+		// just handed their responses, typically) queue their next
+		// requests, so that they go out in this write.
+		runtime.Gosched()
+	}
 	q.smu.Lock()
 	for len(q.pend) > 0 {
 		batch, last := q.pend, q.seq
@@ -118,13 +123,13 @@ func (c *Conn) writeBatch(batch []pending) error {
 	return err
 }
 
-// send queues a frame and waits until it is written, as post with the
-// outcome: nil once the frame is written. A failed write is reported as
+// send queues a frame and waits until it is written, as post (cork as
+// there) with the outcome: nil once the frame is written. A failed write is reported as
 // the end of the connection: the reason the read loop records (it waits a
 // moment for it: the worker's exit, when that follows), else ErrClosed
 // after Close, else the write error wrapped with ErrClosed.
-func (c *Conn) send(h wire.Header, payload []byte) error {
-	seq := c.post(h, payload)
+func (c *Conn) send(h wire.Header, payload []byte, cork bool) error {
+	seq := c.post(h, payload, cork)
 	q := &c.sq
 	q.smu.Lock()
 	for q.written < seq {
