@@ -30,6 +30,23 @@ func BenchmarkMsgPackSmall(b *testing.B) {
 			buf, _ = MsgPack.(AppendMarshaler).AppendMarshal(buf[:0], small)
 		}
 	})
+	// The same object as a decode into any gives it (what an echo handler
+	// taking and returning any sends back).
+	b.Run("encode-any", func(b *testing.B) {
+		payload, err := MsgPack.Marshal(small)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var v any
+		if err := MsgPack.Unmarshal(payload, &v); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf, _ = MsgPack.(AppendMarshaler).AppendMarshal(buf[:0], v)
+		}
+	})
 }
 
 // BenchmarkMsgPackDecode decodes the small object into its struct and into

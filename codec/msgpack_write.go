@@ -169,7 +169,7 @@ func (b encPlanner) mapOf(t reflect.Type, p *encPlan) {
 	}
 	switch t {
 	case mapStringAny:
-		p.enc = mapEnc(appendEncoded)
+		p.enc = func(b []byte, p unsafe.Pointer) ([]byte, error) { return appendMapAny(b, *(*map[string]any)(p)) }
 		return
 	case mapStringString:
 		p.enc = mapEnc(func(b []byte, v string) ([]byte, error) { return appendStr(b, v), nil })
@@ -228,6 +228,24 @@ func mapEnc[V any](val func([]byte, V) ([]byte, error)) encFn {
 		}
 		return b, nil
 	}
+}
+
+// appendMapAny encodes a map[string]any, as mapEnc(appendEncoded) would;
+// appendValue calls it directly (a map nested in an any is the commonest
+// value there is), and its map does not escape.
+func appendMapAny(b []byte, m map[string]any) ([]byte, error) {
+	if m == nil {
+		return append(b, 0xc0), nil
+	}
+	b = appendLen(b, len(m), 0x80, 0xde)
+	var err error
+	for k, v := range m {
+		b = appendStr(b, k)
+		if b, err = appendEncoded(b, v); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
 }
 
 // encField is a field of a planned struct.
@@ -453,12 +471,24 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		return appendInt(b, int64(v)), nil
 	case int64:
 		return appendInt(b, v), nil
-	case int8, int16, int32: // the integers a decode into any gives, by wire form
-		return appendInt(b, reflect.ValueOf(v).Int()), nil
+	// The integers a decode into any gives, by wire form, each a case of
+	// its own so that v has its type (a case of several leaves v an any).
+	case int8:
+		return appendInt(b, int64(v)), nil
+	case int16:
+		return appendInt(b, int64(v)), nil
+	case int32:
+		return appendInt(b, int64(v)), nil
 	case uint64:
 		return appendUint(b, v), nil
-	case uint8, uint16, uint32, uint:
-		return appendUint(b, reflect.ValueOf(v).Uint()), nil
+	case uint8:
+		return appendUint(b, uint64(v)), nil
+	case uint16:
+		return appendUint(b, uint64(v)), nil
+	case uint32:
+		return appendUint(b, uint64(v)), nil
+	case uint:
+		return appendUint(b, uint64(v)), nil
 	case []byte:
 		if v == nil {
 			return append(b, 0xc0), nil
@@ -474,7 +504,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, 0xc2), nil
 	case map[string]any:
-		return encPlanFor(mapStringAny).enc(b, unsafe.Pointer(&v))
+		return appendMapAny(b, v)
 	case []any:
 		if v == nil {
 			return append(b, 0xc0), nil
