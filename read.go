@@ -58,10 +58,9 @@ func (c *serverConn) readLoop() (*call, error) {
 		}
 		// The payload is the handler's to keep: a new buffer per request,
 		// which grows as its bytes arrive when the declared length is large
-		// (wire.MaxEagerPayload). Before a large one, the last one's memory
-		// may be collected (internal/heap).
-		heap.CollectBefore(int(h.Length))
-		payload, err := c.r.AppendPayload(nil)
+		// (wire.MaxEagerPayload). A large one reuses the last one's memory
+		// (internal/heap).
+		payload, err := c.r.AppendPayload(heap.Buffer(min(int(h.Length), wire.MaxEagerPayload)))
 		if err != nil {
 			return nil, c.readErr(err)
 		}

@@ -215,8 +215,8 @@ func (c *Conn) read(maxPayload uint32) {
 			if h.Flags.Has(wire.FlagStream) && !h.Flags.Has(wire.FlagError) {
 				dst, f.buf = chunkBuffer(h.Length)
 			}
-			if f.buf == nil {
-				heap.CollectBefore(int(h.Length)) // a buffer of its own (internal/heap)
+			if f.buf == nil { // a buffer of its own; a large one reuses the last one's memory (internal/heap)
+				dst = heap.Buffer(min(int(h.Length), wire.MaxEagerPayload))
 			}
 			if f.payload, err = r.AppendPayload(dst); err != nil {
 				recycle(f.buf)

@@ -2,44 +2,72 @@ package heap
 
 import (
 	"runtime"
+	"runtime/debug"
 	"testing"
 )
 
 var sink []byte
 
-// TestCollectBefore checks when CollectBefore runs a cycle: for a large
-// payload while the heap is small beside it, not for a small payload, and
-// not while the live heap is four times the payload or more.
-func TestCollectBefore(t *testing.T) {
-	cycles := func(n int) uint32 {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		CollectBefore(n)
-		runtime.ReadMemStats(&after)
-		return after.NumGC - before.NumGC
+// call returns the buffer Buffer(n) returns, the collections it ran and
+// whether it waited for a live object of the payload's size to be dropped,
+// called on a heap with no free memory resident (so that no allocation
+// counts as a miss, which would collect once more). The cycles include
+// the one the allocation itself may start, when it takes the heap past
+// its goal.
+func call(n int) (b []byte, cycles uint32, waited bool) {
+	recovering.Store(false)
+	debug.FreeOSMemory()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	w, m := waits.Load(), misses.Load()
+	b = Buffer(n)
+	runtime.ReadMemStats(&after)
+	cycles = after.NumGC - before.NumGC
+	if misses.Load() != m {
+		cycles-- // FreeOSMemory's
 	}
-	runtime.GC() // the live heap is the test's, a few MiB
-	if got := cycles(Large); got == 0 {
-		t.Errorf("CollectBefore(%d) with a small heap ran no cycle", Large)
+	return b, cycles, waits.Load() != w
+}
+
+// TestBuffer checks what Buffer returns and when it collects: for a large
+// payload while the heap is small beside it, once, and once more after a
+// wait while an object of the payload's size is still live; not for a
+// small payload (nil: the reader allocates it), and not while the live
+// heap is four times the payload or more.
+func TestBuffer(t *testing.T) {
+	b, got, waited := call(Large) // the live heap is the test's, a few MiB
+	if got < 1 || waited {
+		t.Errorf("Buffer(%d) with a small heap ran %d cycles (waited: %v), want one or more without a wait", Large, got, waited)
 	}
-	if got := cycles(Large - 1); got != 0 {
-		t.Errorf("CollectBefore(%d) ran %d cycles for a payload under Large", Large-1, got)
+	if len(b) != 0 || cap(b) != Large {
+		t.Errorf("Buffer(%d) = len %d cap %d, want an empty buffer of capacity %d", Large, len(b), cap(b), Large)
 	}
+	if b, got, _ := call(Large - 1); got != 0 || b != nil {
+		t.Errorf("Buffer(%d) = cap %d (nil %v) after %d cycles, want nil and none for a payload under Large", Large-1, cap(b), b == nil, got)
+	}
+
+	// An object of the payload's size still live after the first cycle
+	// (the last payload, still held): a second cycle after the wait.
+	sink = make([]byte, Large)
+	if _, got, waited := call(Large); got < 2 || !waited {
+		t.Errorf("Buffer(%d) with a payload-sized object live ran %d cycles (waited: %v), want two or more, with a wait", Large, got, waited)
+	}
+	sink = nil
+
 	live := make([][]byte, 5) // 5 × Large live: more than four times the payload
 	for i := range live {
 		live[i] = make([]byte, Large)
 	}
-	runtime.GC()
-	if got := cycles(Large); got != 0 {
-		t.Errorf("CollectBefore(%d) with %d MiB live ran %d cycles", Large, 5*Large>>20, got)
+	if b, got, _ := call(Large); got != 0 || cap(b) != Large {
+		t.Errorf("Buffer(%d) with %d MiB live ran %d cycles (cap %d), want none", Large, 5*Large>>20, got, cap(b))
 	}
 	runtime.KeepAlive(live)
 }
 
-// TestCollectBeforeReusesMemory checks what CollectBefore is for: a run of
-// large buffers, each dropped before the next is allocated, stays within
-// about one buffer of heap, where the collector alone lets it reach two.
-func TestCollectBeforeReusesMemory(t *testing.T) {
+// TestBufferReusesMemory checks what Buffer is for: a run of large
+// buffers, each dropped before the next is allocated, stays within about
+// one buffer of heap, where the collector alone lets it reach two.
+func TestBufferReusesMemory(t *testing.T) {
 	const n = 2 * Large
 	runtime.GC()
 	var ms runtime.MemStats
@@ -47,8 +75,7 @@ func TestCollectBeforeReusesMemory(t *testing.T) {
 	base := ms.HeapInuse
 	var peak uint64
 	for range 6 {
-		CollectBefore(n) // without it, the heap in use reaches 2n (measured: 64 MiB)
-		sink = make([]byte, n)
+		sink = Buffer(n)[:n] // with make([]byte, n), the heap in use reaches 2n (measured: 64 MiB)
 		runtime.ReadMemStats(&ms)
 		peak = max(peak, ms.HeapInuse-min(base, ms.HeapInuse))
 		sink = nil
