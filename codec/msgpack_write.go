@@ -471,24 +471,12 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		return appendInt(b, int64(v)), nil
 	case int64:
 		return appendInt(b, v), nil
-	// The integers a decode into any gives, by wire form, each a case of
-	// its own so that v has its type (a case of several leaves v an any).
-	case int8:
-		return appendInt(b, int64(v)), nil
-	case int16:
-		return appendInt(b, int64(v)), nil
-	case int32:
-		return appendInt(b, int64(v)), nil
+	case int8, int16, int32: // the integers a decode into any gives, by wire form
+		return appendInt(b, reflect.ValueOf(v).Int()), nil
 	case uint64:
 		return appendUint(b, v), nil
-	case uint8:
-		return appendUint(b, uint64(v)), nil
-	case uint16:
-		return appendUint(b, uint64(v)), nil
-	case uint32:
-		return appendUint(b, uint64(v)), nil
-	case uint:
-		return appendUint(b, uint64(v)), nil
+	case uint8, uint16, uint32, uint:
+		return appendUint(b, reflect.ValueOf(v).Uint()), nil
 	case []byte:
 		if v == nil {
 			return append(b, 0xc0), nil
