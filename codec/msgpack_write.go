@@ -214,26 +214,12 @@ var (
 // any gives (map[string]any) and those of a few plain value types.
 func mapEnc[V any](val func([]byte, V) ([]byte, error)) encFn {
 	return func(b []byte, p unsafe.Pointer) ([]byte, error) {
-		m := *(*map[string]V)(p)
-		if m == nil {
-			return append(b, 0xc0), nil
-		}
-		b = appendLen(b, len(m), 0x80, 0xde)
-		var err error
-		for k, v := range m {
-			b = appendStr(b, k)
-			if b, err = val(b, v); err != nil {
-				return b, err
-			}
-		}
-		return b, nil
+		return appendMap(b, *(*map[string]V)(p), val)
 	}
 }
 
-// appendMapAny encodes a map[string]any, as mapEnc(appendEncoded) would;
-// appendValue calls it directly (a map nested in an any is the commonest
-// value there is), and its map does not escape.
-func appendMapAny(b []byte, m map[string]any) ([]byte, error) {
+// appendMap encodes m, its values with val.
+func appendMap[V any](b []byte, m map[string]V, val func([]byte, V) ([]byte, error)) ([]byte, error) {
 	if m == nil {
 		return append(b, 0xc0), nil
 	}
@@ -241,11 +227,18 @@ func appendMapAny(b []byte, m map[string]any) ([]byte, error) {
 	var err error
 	for k, v := range m {
 		b = appendStr(b, k)
-		if b, err = appendEncoded(b, v); err != nil {
+		if b, err = val(b, v); err != nil {
 			return b, err
 		}
 	}
 	return b, nil
+}
+
+// appendMapAny encodes a map[string]any. appendValue calls it directly (a
+// map nested in an any is the commonest value there is), so that the map
+// does not escape as it would through an encFn.
+func appendMapAny(b []byte, m map[string]any) ([]byte, error) {
+	return appendMap(b, m, appendEncoded)
 }
 
 // encField is a field of a planned struct.
