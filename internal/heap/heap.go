@@ -31,10 +31,10 @@
 //     freed one stays resident (the runtime returns free memory to the
 //     system slowly), and at the next request the runtime goes back to the
 //     lower address, faulting it in while the other stays resident. After
-//     such a miss (free memory still resident after the allocation, half
-//     the payload or more) Buffer returns free memory to the system
-//     (debug.FreeOSMemory) before the new buffer is filled, and once more
-//     before the next allocation.
+//     such a miss (the allocation did not take its memory from the free
+//     memory resident, and half a payload or more of that is left) Buffer
+//     returns free memory to the system (debug.FreeOSMemory) before the
+//     new buffer is filled, and once more before the next allocation.
 //
 // Measured with a raw client sending 40 echoes of 64 MiB to a Go worker,
 // 20 runs each, interleaved: with the collection alone, 141 MiB resident
@@ -95,9 +95,14 @@ func Buffer(n int) []byte {
 		time.Sleep(lastBufferWait)
 		collect()
 	}
+	// A miss: the allocation did not take its memory from the free memory
+	// resident (which would have dropped by about n), and half a payload
+	// or more of it is left.
+	metrics.Read(s[1:])
+	freeBefore := s[1].Value.Uint64()
 	b := make([]byte, 0, n)
 	metrics.Read(s[1:])
-	if s[1].Value.Kind() == metrics.KindUint64 && s[1].Value.Uint64() >= uint64(n)/2 {
+	if free := s[1].Value.Uint64(); free >= uint64(n)/2 && free+uint64(n)/2 > freeBefore {
 		misses.Add(1)
 		debug.FreeOSMemory()
 		recovering.Store(true)
