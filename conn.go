@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/procwire/procwire-go/internal/heap"
 	"github.com/procwire/procwire-go/wire"
 )
 
@@ -46,7 +47,8 @@ type serverConn struct {
 	cancel context.CancelCauseFunc
 
 	// The reader only.
-	r *wire.Reader
+	r    *wire.Reader
+	bufs heap.Buffers // large payloads' buffers (internal/heap)
 
 	// The scheduler's state, guarded by mu.
 	mu      sync.Mutex

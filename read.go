@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/procwire/procwire-go/internal/heap"
 	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
@@ -60,7 +59,7 @@ func (c *serverConn) readLoop() (*call, error) {
 		// which grows as its bytes arrive when the declared length is large
 		// (wire.MaxEagerPayload). A large one reuses the last one's memory
 		// (internal/heap).
-		payload, err := c.r.AppendPayload(heap.Buffer(min(int(h.Length), wire.MaxEagerPayload)))
+		payload, err := c.r.AppendPayload(c.bufs.Get(min(int(h.Length), wire.MaxEagerPayload)))
 		if err != nil {
 			return nil, c.readErr(err)
 		}

@@ -199,6 +199,7 @@ func (c *Conn) read(maxPayload uint32) {
 		c.finish(cause, exit)
 	}()
 	r := wire.NewReader(c.nc, maxPayload, 0)
+	var bufs heap.Buffers // large payloads' buffers (internal/heap)
 	for {
 		h, err := r.ReadHeader()
 		if err != nil {
@@ -216,7 +217,7 @@ func (c *Conn) read(maxPayload uint32) {
 				dst, f.buf = chunkBuffer(h.Length)
 			}
 			if f.buf == nil { // a buffer of its own; a large one reuses the last one's memory (internal/heap)
-				dst = heap.Buffer(min(int(h.Length), wire.MaxEagerPayload))
+				dst = bufs.Get(min(int(h.Length), wire.MaxEagerPayload))
 			}
 			if f.payload, err = r.AppendPayload(dst); err != nil {
 				recycle(f.buf)

@@ -8,19 +8,19 @@ import (
 
 var sink []byte
 
-// call returns the buffer Buffer(n) returns, the collections it ran and
-// whether it waited for a live object of the payload's size to be dropped,
+// call returns the buffer bs.Get(n) returns, the collections it ran and
+// whether it waited for the last buffer to be dropped,
 // called on a heap with no free memory resident (so that no allocation
 // counts as a miss, which would collect once more). The cycles include
 // the one the allocation itself may start, when it takes the heap past
 // its goal.
-func call(n int) (b []byte, cycles uint32, waited bool) {
+func call(bs *Buffers, n int) (b []byte, cycles uint32, waited bool) {
 	recovering.Store(false)
 	debug.FreeOSMemory()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	w, m := waits.Load(), misses.Load()
-	b = Buffer(n)
+	b = bs.Get(n)
 	runtime.ReadMemStats(&after)
 	cycles = after.NumGC - before.NumGC
 	if misses.Load() != m {
@@ -29,28 +29,35 @@ func call(n int) (b []byte, cycles uint32, waited bool) {
 	return b, cycles, waits.Load() != w
 }
 
-// TestBuffer checks what Buffer returns and when it collects: for a large
+// TestBuffers checks what Get returns and when it collects: for a large
 // payload while the heap is small beside it, once, and once more after a
-// wait while an object of the payload's size is still live; not for a
-// small payload (nil: the reader allocates it), and not while the live
-// heap is four times the payload or more.
-func TestBuffer(t *testing.T) {
-	b, got, waited := call(Large) // the live heap is the test's, a few MiB
+// wait while the last buffer it returned is still live (not for another
+// live object of the payload's size); not for a small payload (nil: the
+// reader allocates it), and not while the live heap is four times the
+// payload or more.
+func TestBuffers(t *testing.T) {
+	var bs Buffers
+	b, got, waited := call(&bs, Large) // the live heap is the test's, a few MiB
 	if got < 1 || waited {
-		t.Errorf("Buffer(%d) with a small heap ran %d cycles (waited: %v), want one or more without a wait", Large, got, waited)
+		t.Errorf("Get(%d) with a small heap ran %d cycles (waited: %v), want one or more without a wait", Large, got, waited)
 	}
 	if len(b) != 0 || cap(b) != Large {
-		t.Errorf("Buffer(%d) = len %d cap %d, want an empty buffer of capacity %d", Large, len(b), cap(b), Large)
+		t.Errorf("Get(%d) = len %d cap %d, want an empty buffer of capacity %d", Large, len(b), cap(b), Large)
 	}
-	if b, got, _ := call(Large - 1); got != 0 || b != nil {
-		t.Errorf("Buffer(%d) = cap %d (nil %v) after %d cycles, want nil and none for a payload under Large", Large-1, cap(b), b == nil, got)
+	if b, got, _ := call(&bs, Large-1); got != 0 || b != nil {
+		t.Errorf("Get(%d) = cap %d (nil %v) after %d cycles, want nil and none for a payload under Large", Large-1, cap(b), b == nil, got)
 	}
 
-	// An object of the payload's size still live after the first cycle
-	// (the last payload, still held): a second cycle after the wait.
+	// The last buffer still held (by the goroutine that wrote the response
+	// it was echoed in): a second cycle after the wait.
+	sink = bs.Get(Large)
+	if _, got, waited := call(&bs, Large); got < 2 || !waited {
+		t.Errorf("Get(%d) with the last buffer live ran %d cycles (waited: %v), want two or more, with a wait", Large, got, waited)
+	}
+	// Another object of the payload's size, the program's own: no wait.
 	sink = make([]byte, Large)
-	if _, got, waited := call(Large); got < 2 || !waited {
-		t.Errorf("Buffer(%d) with a payload-sized object live ran %d cycles (waited: %v), want two or more, with a wait", Large, got, waited)
+	if _, _, waited := call(&bs, Large); waited {
+		t.Errorf("Get(%d) waited for a payload-sized object that is not its last buffer", Large)
 	}
 	sink = nil
 
@@ -58,13 +65,13 @@ func TestBuffer(t *testing.T) {
 	for i := range live {
 		live[i] = make([]byte, Large)
 	}
-	if b, got, _ := call(Large); got != 0 || cap(b) != Large {
-		t.Errorf("Buffer(%d) with %d MiB live ran %d cycles (cap %d), want none", Large, 5*Large>>20, got, cap(b))
+	if b, got, _ := call(&bs, Large); got != 0 || cap(b) != Large {
+		t.Errorf("Get(%d) with %d MiB live ran %d cycles (cap %d), want none", Large, 5*Large>>20, got, cap(b))
 	}
 	runtime.KeepAlive(live)
 }
 
-// TestBufferReusesMemory checks what Buffer is for: a run of large
+// TestBufferReusesMemory checks what Buffers is for: a run of large
 // buffers, each dropped before the next is allocated, stays within about
 // one buffer of heap, where the collector alone lets it reach two.
 func TestBufferReusesMemory(t *testing.T) {
@@ -74,8 +81,9 @@ func TestBufferReusesMemory(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	base := ms.HeapInuse
 	var peak uint64
+	var bs Buffers
 	for range 6 {
-		sink = Buffer(n)[:n] // with make([]byte, n), the heap in use reaches 2n (measured: 64 MiB)
+		sink = bs.Get(n)[:n] // with make([]byte, n), the heap in use reaches 2n (measured: 64 MiB)
 		runtime.ReadMemStats(&ms)
 		peak = max(peak, ms.HeapInuse-min(base, ms.HeapInuse))
 		sink = nil
