@@ -58,8 +58,9 @@ type pending struct {
 // number. With cork set, a caller that takes the writer role first lets
 // the other runnable callers queue their frames (see below); without, it
 // writes at once: when no other request is in flight, yielding could only
-// add a trip through the scheduler to a lone round trip. The payload must not be modified until the frame is written
-// (send waits for that; post's callers hand over buffers of their own).
+// add a trip through the scheduler to a lone round trip. The payload must
+// not be modified until the frame is written (send waits for that; post's
+// callers hand over buffers of their own).
 // A failure to write is not returned: it ends the connection (see above).
 func (c *Conn) post(h wire.Header, payload []byte, cork bool) uint64 {
 	q := &c.sq
@@ -124,10 +125,11 @@ func (c *Conn) writeBatch(batch []pending) error {
 }
 
 // send queues a frame and waits until it is written, as post (cork as
-// there) with the outcome: nil once the frame is written. A failed write is reported as
-// the end of the connection: the reason the read loop records (it waits a
-// moment for it: the worker's exit, when that follows), else ErrClosed
-// after Close, else the write error wrapped with ErrClosed.
+// there) with the outcome: nil once the frame is written. A failed write
+// is reported as the end of the connection: the reason the read loop
+// records (it waits a moment for it: the worker's exit, when that
+// follows), else ErrClosed after Close, else the write error wrapped with
+// ErrClosed.
 func (c *Conn) send(h wire.Header, payload []byte, cork bool) error {
 	seq := c.post(h, payload, cork)
 	q := &c.sq

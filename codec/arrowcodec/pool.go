@@ -10,9 +10,10 @@ import (
 
 // Pool is a memory.Allocator that recycles the buffers of released records.
 // Used as Options.Allocator, it makes a copying Unmarshal reuse the memory
-// of the records the program has released, instead of asking the garbage collector for fresh memory for
-// each payload: for the benchmarked 10 000-row table, a copying decode
-// takes about half the time (see BENCHMARKS.md).
+// of the records the program has released, instead of asking the garbage
+// collector for fresh memory for each payload: for the benchmarked 10 000-
+// row table, a copying decode takes about half the time (see
+// BENCHMARKS.md).
 //
 // The price is Arrow's own rule, enforced: a buffer goes back to the pool
 // when the last reference to it is released, and the next decode may
@@ -22,9 +23,11 @@ import (
 // collected by the garbage collector as with the default allocator (their
 // memory is simply not recycled).
 //
-// Buffers of 4 KiB to 1 GiB are pooled, in power-of-two classes, in
-// sync.Pools, so memory not reused is given back to the garbage collector
-// within two collections; smaller and larger ones come from the Go heap.
+// Requests of more than 2 KiB and up to 1 GiB get a buffer whose capacity
+// is the next power of two (4 KiB to 1 GiB), pooled by capacity in
+// sync.Pools, so memory not reused goes back to the garbage collector
+// within two collections; smaller and larger ones come from the Go heap
+// and are not pooled.
 // Memory from Allocate is zeroed and 64-byte aligned, as
 // memory.GoAllocator's. A Pool is safe for concurrent use; its zero value
 // is ready to use.
