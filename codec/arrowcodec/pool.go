@@ -11,8 +11,8 @@ import (
 // Pool is a memory.Allocator that recycles the buffers of released records.
 // Used as Options.Allocator, it makes a copying Unmarshal reuse the memory
 // of the records the program has released, instead of asking the garbage
-// collector for fresh memory for each payload: for the benchmarked 10 000-
-// row table, a copying decode takes about half the time (see
+// collector for fresh memory for each payload: for the benchmarked table
+// of 10 000 rows, a copying decode takes about half the time (see
 // BENCHMARKS.md).
 //
 // The price is Arrow's own rule, enforced: a buffer goes back to the pool
