@@ -169,7 +169,7 @@ func (b encPlanner) mapOf(t reflect.Type, p *encPlan) {
 	}
 	switch t {
 	case mapStringAny:
-		p.enc = func(b []byte, p unsafe.Pointer) ([]byte, error) { return appendMapAny(b, *(*map[string]any)(p)) }
+		p.enc = mapEnc(appendEncoded)
 		return
 	case mapStringString:
 		p.enc = mapEnc(func(b []byte, v string) ([]byte, error) { return appendStr(b, v), nil })
