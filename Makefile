@@ -19,7 +19,7 @@ GO   ?= go
 IN_CI := $(filter-out 0 false,$(CI))
 
 .PHONY: demo test deps vet lint staticcheck govulncheck unit fuzz bench \
-	bench-smoke bench-compare bench-compare-smoke soak test-windows skip-fuzz \
+	bench-smoke bench-compare bench-compare-smoke bench-record soak test-windows skip-fuzz \
 	skip-test-windows
 
 # Install the pinned Node 22 and @procwire packages (package-lock.json).
@@ -80,9 +80,21 @@ unit:
 fuzz:
 	FUZZTIME=$(or $(FUZZTIME),20s) ./scripts/fuzz.sh
 
-# Every testing.B benchmark once, to prove they still run (figures: `make bench`).
+# Every testing.B benchmark once, to prove they still run (figures: `make
+# bench`), and the codecs' comparison with Node in its quick mode.
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
+	$(GO) run ./bench/codecs -quick -out $$(mktemp -d)/codecs.json >/dev/null
+
+# The run of record (BENCHMARKS.md, issue 13): the Go codecs against Node's,
+# the Go parent against go-plugin and net/rpc, and the workers under the
+# real parent, one after the other, results in bench/out/record/ (about
+# half an hour). BASELINE=PATH adds a conformance worker built from an
+# earlier commit to the last (see BENCHMARKS.md).
+bench-record: deps
+	$(GO) run ./bench/codecs -out bench/out/record/codecs.json
+	cd bench/compare && $(GO) run . -runs 3 -out ../out/record/compare-results.json
+	$(GO) run ./bench -reps 3 -out bench/out/record $(if $(BASELINE),-baseline $(BASELINE))
 
 # The end-to-end comparison: Go vs the official Node worker vs the null
 # worker under the real parent, plus the raw socket; see BENCHMARKS.md.

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/procwire/procwire-go/internal/cputime"
 )
 
 // smallMsg is the ≈100-byte object of the codec benchmarks, the same as
@@ -26,9 +28,11 @@ func BenchmarkMsgPackSmall(b *testing.B) {
 	b.Run("encode", func(b *testing.B) {
 		b.ReportAllocs()
 		var buf []byte
+		stop := cputime.Report(b)
 		for b.Loop() {
 			buf, _ = MsgPack.(AppendMarshaler).AppendMarshal(buf[:0], small)
 		}
+		stop()
 	})
 	// The same object as a decode into any gives it (what an echo handler
 	// taking and returning any sends back).
@@ -43,9 +47,11 @@ func BenchmarkMsgPackSmall(b *testing.B) {
 		}
 		b.ReportAllocs()
 		var buf []byte
+		stop := cputime.Report(b)
 		for b.Loop() {
 			buf, _ = MsgPack.(AppendMarshaler).AppendMarshal(buf[:0], v)
 		}
+		stop()
 	})
 }
 
@@ -64,6 +70,7 @@ func BenchmarkMsgPackDecode(b *testing.B) {
 		b.ReportAllocs()
 		var r bytes.Reader
 		dec := msgpack.NewDecoder(&r)
+		stop := cputime.Report(b)
 		for b.Loop() {
 			var v smallMsg
 			r.Reset(payload)
@@ -72,6 +79,7 @@ func BenchmarkMsgPackDecode(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		stop()
 	})
 	mib, _ := MsgPack.Marshal(bytes.Repeat([]byte{7}, 1<<20))
 	b.Run("1MiB", benchDecode[[]byte](mib, 1<<20))
@@ -83,9 +91,11 @@ func BenchmarkMsgPack1MiB(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(1 << 20)
 		var buf []byte
+		stop := cputime.Report(b)
 		for b.Loop() {
 			buf, _ = MsgPack.(AppendMarshaler).AppendMarshal(buf[:0], mib)
 		}
+		stop()
 	})
 }
 
@@ -95,12 +105,14 @@ func benchDecode[T any](payload []byte, size int64) func(b *testing.B) {
 	return func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(size)
+		stop := cputime.Report(b)
 		for b.Loop() {
 			var v T
 			if err := MsgPack.Unmarshal(payload, &v); err != nil {
 				b.Fatal(err)
 			}
 		}
+		stop()
 	}
 }
 

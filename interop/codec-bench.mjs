@@ -2,8 +2,11 @@
 // time one encode or decode of a payload takes, for comparison with the Go
 // codecs' benchmarks (go test -bench . ./codec/...). Run it as
 //   node codec-bench.mjs [name-prefix]
-// It prints one JSON line per case, {"name": "...", "nsPerOp": N}; progress
-// goes to stderr. Each family of cases lives in its own function, listed in
+// It prints one JSON line per case, {"name": "...", "nsPerOp": N,
+// "cpuNsPerOp": C}: the wall time of a call and the process's CPU time per
+// call (process.cpuUsage: every thread, the garbage collector's included);
+// progress goes to stderr. CODEC_BENCH_MS sets how long each case runs
+// (after a warm-up as long; default 1000). Each family of cases lives in its own function, listed in
 // `families` at the end.
 import { vectorFromArray, Table, Float64, Int32, Utf8 } from "apache-arrow";
 import { arrowCodec } from "@procwire/codecs/arrow";
@@ -16,7 +19,7 @@ const log = (...a) => process.stderr.write(a.join(" ") + "\n");
  * length), in rounds that double until one lasts 50 ms, and prints its
  * mean time per call.
  */
-function measure(name, fn, minMs = 1000) {
+function measure(name, fn, minMs = Number(process.env.CODEC_BENCH_MS) || 1000) {
   const filter = process.argv[2];
   if (filter && !name.startsWith(filter)) return;
   const run = (ms) => {
@@ -24,6 +27,7 @@ function measure(name, fn, minMs = 1000) {
     let ops = 0;
     let elapsed = 0n;
     const budget = BigInt(ms) * 1_000_000n;
+    const cpu0 = process.cpuUsage();
     while (elapsed < budget) {
       const start = process.hrtime.bigint();
       for (let i = 0; i < n; i++) fn();
@@ -32,12 +36,15 @@ function measure(name, fn, minMs = 1000) {
       ops += n;
       if (took < 50_000_000n) n *= 2;
     }
-    return Number(elapsed) / ops;
+    const cpu = process.cpuUsage(cpu0);
+    return [Number(elapsed) / ops, ((cpu.user + cpu.system) * 1000) / ops];
   };
   run(minMs); // warm-up: JIT, inline caches, heap growth
-  const nsPerOp = Math.round(run(minMs));
-  console.log(JSON.stringify({ name, nsPerOp }));
-  log(`${name}: ${nsPerOp} ns/op`);
+  const [ns, cpuNs] = run(minMs);
+  const nsPerOp = Math.round(ns);
+  const cpuNsPerOp = Math.round(cpuNs);
+  console.log(JSON.stringify({ name, nsPerOp, cpuNsPerOp }));
+  log(`${name}: ${nsPerOp} ns/op, ${cpuNsPerOp} CPU ns/op`);
 }
 
 // ---- Arrow: arrowCodec (apache-arrow IPC streams) ----

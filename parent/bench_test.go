@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/internal/cputime"
 	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/parent"
 	"github.com/procwire/procwire-go/protocol"
@@ -212,7 +213,7 @@ func benchParallelEcho(b *testing.B, pid int, call func(out *SmallStruct) error)
 		})
 	}
 	run(1000)
-	measureParallel(b, time.Microsecond, func() time.Duration { return testenv.CPUTime(pid) }, run)
+	measureParallel(b, time.Microsecond, func() time.Duration { return cputime.Process(pid) }, run)
 }
 
 // BenchmarkCallParallelNetRPC is BenchmarkCallParallel's baseline: the

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/procwire/procwire-go/internal/cputime"
 	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/parent"
 )
@@ -70,7 +71,7 @@ func benchPoolBurn(b *testing.B, cmd parent.Command, size int) {
 	measureParallel(b, time.Millisecond, func() time.Duration {
 		var sum time.Duration
 		for _, pid := range pids {
-			sum += testenv.CPUTime(pid)
+			sum += cputime.Process(pid)
 		}
 		return sum
 	}, run)
@@ -105,14 +106,14 @@ func callParallel(b *testing.B, callers int, n int64, newCall func() func() erro
 // callers), and how many CPUs other processes kept busy meanwhile.
 func measureParallel(b *testing.B, unit time.Duration, workerCPU func() time.Duration, run func(n int64)) {
 	perReq := "-cpu-" + strings.TrimPrefix(unit.String(), "1") + "/req"
-	w0, s0, all0 := workerCPU(), testenv.CPUTime(0), busyTime()
+	w0, s0, all0 := workerCPU(), cputime.Process(0), busyTime()
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	run(int64(b.N))
 	elapsed := time.Since(start)
 	b.StopTimer()
-	w1, s1, all1 := workerCPU(), testenv.CPUTime(0), busyTime()
+	w1, s1, all1 := workerCPU(), cputime.Process(0), busyTime()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 	if w0 > 0 && w1 > w0 {
 		b.ReportMetric(float64(w1-w0)/float64(unit)/float64(b.N), "worker"+perReq)

@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/procwire/procwire-go/codec/arrowcodec"
+	"github.com/procwire/procwire-go/internal/cputime"
 )
 
 // benchRows is the size of the benchmarked batch: 10 000 rows of Float64,
@@ -20,11 +21,13 @@ func BenchmarkMarshal(b *testing.B) {
 	data := encode(b, rec)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
+	stop := cputime.Report(b)
 	for b.Loop() {
 		if _, err := arrowcodec.Codec.Marshal(rec); err != nil {
 			b.Fatal(err)
 		}
 	}
+	stop()
 }
 
 func BenchmarkUnmarshal(b *testing.B) {
@@ -47,6 +50,7 @@ func BenchmarkUnmarshal(b *testing.B) {
 			if bc.name == "owned" { // what the worker and the parent use
 				decode = bc.codec.UnmarshalOwned
 			}
+			stop := cputime.Report(b)
 			for b.Loop() {
 				var got arrow.RecordBatch
 				if err := decode(data, &got); err != nil {
@@ -54,6 +58,7 @@ func BenchmarkUnmarshal(b *testing.B) {
 				}
 				got.Release()
 			}
+			stop()
 		})
 	}
 }

@@ -17,9 +17,10 @@
 //   - Buffer is a goroutine-safe buffer for logs and stderr.
 //   - Describe runs a worker with PROCWIRE_DESCRIBE=1 and parses the
 //     contract it prints.
-//   - CPUTime, Memory and Machine measure a process and the machine from
-//     /proc for the benchmarks (the parent's pool benchmarks, bench and
-//     bench/compare); RawPeer is the far end of their raw-socket floors.
+//   - Memory and Machine measure a process and the machine from /proc for
+//     the benchmarks (the parent's pool benchmarks, bench and
+//     bench/compare; their CPU time: internal/cputime); RawPeer is the far
+//     end of their raw-socket floors.
 //
 // Worker and BuildWorker build with -race when the test binary has the
 // race detector, so that a race in a worker fails the test that ran it.

@@ -1,8 +1,8 @@
 package testenv
 
 // Process and machine measurements for the benchmarks (parent's pool
-// benchmarks, bench and bench/compare): CPU time, memory and the CPU model
-// from /proc.
+// benchmarks, bench and bench/compare): memory and the CPU model from
+// /proc (CPU time: internal/cputime).
 
 import (
 	"bufio"
@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // procDir is /proc/PID, or /proc/self for pid 0.
@@ -22,42 +21,6 @@ func procDir(pid int) string {
 		return "/proc/self"
 	}
 	return filepath.Join("/proc", strconv.Itoa(pid))
-}
-
-// CPUTime returns the CPU time of all the threads of process pid (0: this
-// process) so far: the sum of the first field (time on a CPU, in ns) of
-// /proc/PID/task/*/schedstat, the kernel's per-thread accounting. Threads
-// that ended before the call are not counted, which is why the figures are
-// differences taken while the process runs. Where there is no /proc (not
-// Linux) it is 0.
-func CPUTime(pid int) time.Duration {
-	dir := filepath.Join(procDir(pid), "task")
-	tasks, err := os.ReadDir(dir)
-	if err != nil {
-		return 0
-	}
-	var sum time.Duration
-	for _, t := range tasks {
-		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
-		if err != nil {
-			continue // the thread ended meanwhile
-		}
-		sum += parseSchedstat(b)
-	}
-	return sum
-}
-
-// parseSchedstat returns the first field of a schedstat line, or 0.
-func parseSchedstat(b []byte) time.Duration {
-	f := bytes.Fields(b)
-	if len(f) == 0 {
-		return 0
-	}
-	ns, err := strconv.ParseInt(string(f[0]), 10, 64)
-	if err != nil || ns < 0 {
-		return 0
-	}
-	return time.Duration(ns)
 }
 
 // Mem is a process's resident set size now (RSS) and at its peak (HWM),

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/procwire/procwire-go/internal/cputime"
 	"github.com/procwire/procwire-go/internal/testenv"
 )
 
@@ -175,7 +176,7 @@ func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond)
 // cpuMark is the CPU time of the child and of this process at a moment.
 type cpuMark struct{ child, parent time.Duration }
 
-func markCPU(pid int) cpuMark { return cpuMark{testenv.CPUTime(pid), testenv.CPUTime(0)} }
+func markCPU(pid int) cpuMark { return cpuMark{cputime.Process(pid), cputime.Process(0)} }
 
 // per sets res's CPU figures: the CPU time since m, in µs, per unit.
 func (m cpuMark) per(res *Result, pid int, units float64) {
