@@ -25,7 +25,9 @@ import (
 // callState is the parent's state of one request awaiting its response.
 type callState struct {
 	response protocol.ResponseType
-	ch       chan frame // read loop → caller; closed by finish
+	ch       chan frame // read loop (or the direct caller) → caller; closed by finish
+	direct   bool       // the caller holds the read role and reads the response itself (read.go)
+	lone     bool       // nothing else was in flight when it registered (read.go)
 	// Streams only.
 	gone   chan struct{} // closed, under Conn.mu, when the consumer no longer reads
 	queued atomic.Int64  // payload bytes delivered and not yet consumed
@@ -102,6 +104,8 @@ func (c *Conn) register(m *connMethod, in any) (uint32, *callState, error) {
 	id := c.nextID
 	c.inflight[id] = cs
 	cork := len(c.inflight) > 1 // other requests in flight: their callers may be about to send
+	cs.lone = len(c.inflight) == 1
+	cs.direct = c.claim(cs.response != protocol.ResponseStream)
 	c.mu.Unlock()
 	h := wire.Header{Method: m.ID, RequestID: id}
 	if m.RequestCodec == codec.MsgPack {
@@ -116,6 +120,11 @@ func (c *Conn) register(m *connMethod, in any) (uint32, *callState, error) {
 	// which must not be read once the call returned: wait for the write.
 	if err := c.send(h, payload, cork); err != nil {
 		c.forget(id)
+		if cs.direct {
+			c.mu.Lock()
+			c.toLoop()
+			c.mu.Unlock()
+		}
 		return 0, nil, err
 	}
 	return id, cs, nil
@@ -159,6 +168,22 @@ func (c *Conn) call(ctx context.Context, method string, in, out any, d time.Dura
 	if err != nil {
 		return err
 	}
+	if cs.direct {
+		var deadline time.Time
+		if d > 0 {
+			deadline = begin.Add(d)
+		}
+		switch c.readDirect(ctx, cs, deadline) {
+		case directGot:
+			f, ok := <-cs.ch
+			return c.responded(m, cs, f, ok, out, begin)
+		case directTimeout:
+			return c.timedOut(m, id, method, d, begin)
+		case directCanceled:
+			return c.canceled(ctx, m, id, begin)
+		}
+		// The loop reads on: wait as any call does.
+	}
 	var expired <-chan time.Time
 	if d > 0 {
 		t := getTimer(d)
@@ -167,23 +192,39 @@ func (c *Conn) call(ctx context.Context, method string, in, out any, d time.Dura
 	}
 	select {
 	case f, ok := <-cs.ch:
-		if !ok {
-			m.stats.end(outcomeError, begin)
-			return c.Err() // set before finish closed ch
-		}
-		callStatePool.Put(cs) // the read loop forgot it before sending
-		err := decodeResponse(m.ResponseCodec, f, out)
-		m.stats.endErr(err, begin)
-		return err
+		return c.responded(m, cs, f, ok, out, begin)
 	case <-ctx.Done():
-		c.abort(m, id)
-		m.stats.end(outcomeAborted, begin)
-		return ctx.Err()
+		return c.canceled(ctx, m, id, begin)
 	case <-expired:
-		c.forget(id)
-		m.stats.end(outcomeTimeout, begin)
-		return fmt.Errorf("%w: %q after %v", ErrTimeout, method, d)
+		return c.timedOut(m, id, method, d, begin)
 	}
+}
+
+// responded ends a call with what it received from cs.ch (ok false: the
+// connection ended).
+func (c *Conn) responded(m *connMethod, cs *callState, f frame, ok bool, out any, begin time.Time) error {
+	if !ok {
+		m.stats.end(outcomeError, begin)
+		return c.Err() // set before finish closed ch
+	}
+	callStatePool.Put(cs) // the read loop forgot it before sending
+	err := decodeResponse(m.ResponseCodec, f, out)
+	m.stats.endErr(err, begin)
+	return err
+}
+
+// canceled ends a call whose context ended first.
+func (c *Conn) canceled(ctx context.Context, m *connMethod, id uint32, begin time.Time) error {
+	c.abort(m, id)
+	m.stats.end(outcomeAborted, begin)
+	return ctx.Err()
+}
+
+// timedOut ends a call whose timeout passed first.
+func (c *Conn) timedOut(m *connMethod, id uint32, method string, d time.Duration, begin time.Time) error {
+	c.forget(id)
+	m.stats.end(outcomeTimeout, begin)
+	return fmt.Errorf("%w: %q after %v", ErrTimeout, method, d)
 }
 
 // Ack is Call for ack methods: it returns once the worker acknowledged.

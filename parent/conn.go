@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/procwire/procwire-go/internal/heap"
 	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
@@ -23,10 +22,11 @@ var ErrClosed = errors.New("procwire/parent: connection closed")
 // requests and routes the worker's responses, stream chunks and events.
 // It is safe for concurrent use.
 //
-// Goroutines: one read loop (read) owns the socket's reading side and the
-// wire.Reader; it routes frames to calls, streams and event subscribers,
-// and at its end records why it stopped and fails whatever still waits
-// (finish). Callers' goroutines register requests, send frames and wait.
+// Goroutines: one read loop (read) reads the socket and routes frames to
+// calls, streams and event subscribers, except while a lone call reads its
+// own response (read.go: the read role), and at its end records why it
+// stopped and fails whatever still waits (finish). Callers' goroutines
+// register requests, send frames (send.go) and wait.
 type Conn struct {
 	// Immutable after NewConn.
 	nc       net.Conn
@@ -36,12 +36,14 @@ type Conn struct {
 	readDone chan struct{} // closed by the read loop when it has ended
 
 	sq sendQueue // frames to write, combined (see send.go)
+	rd reader    // the reading state, the role holder's (see read.go)
 
 	mu       sync.Mutex
 	nextID   uint32                  // guarded by mu: the last request id given
 	inflight map[uint32]*callState   // guarded by mu: requests awaiting a response (see callState)
 	subs     map[string][]chan Event // guarded by mu; closed by the read loop when it ends
 	closing  bool                    // guarded by mu: Close was called
+	role     int                     // guarded by mu: who reads (read.go)
 	err      error                   // guarded by mu: why the read loop stopped; nil while it runs
 	werr     error                   // guarded by mu: the first write error (see send.go)
 
@@ -113,7 +115,9 @@ func NewConn(nc net.Conn, maxPayload uint32, methods []protocol.MethodDesc, even
 	}
 	c.sq.cond.L = &c.sq.smu
 	c.sq.wr = wire.NewWriter(nc)
-	go c.read(maxPayload)
+	c.rd.r = wire.NewReader(nc, maxPayload, 0)
+	c.rd.wake = make(chan struct{}, 1)
+	go c.read()
 	return c
 }
 
@@ -180,9 +184,9 @@ func (c *Conn) awaitEnd() {
 }
 
 // read is the read loop: it routes the worker's frames, responses and
-// chunks to their calls, events to their subscribers, until the
-// connection fails.
-func (c *Conn) read(maxPayload uint32) {
+// chunks to their calls, events to their subscribers, while it holds the
+// read role (read.go), until the connection fails.
+func (c *Conn) read() {
 	var cause error
 	defer close(c.readDone)
 	defer func() {
@@ -198,48 +202,29 @@ func (c *Conn) read(maxPayload uint32) {
 		}
 		c.finish(cause, exit)
 	}()
-	r := wire.NewReader(c.nc, maxPayload, 0)
-	var bufs heap.Buffers // large payloads' buffers (internal/heap)
 	for {
-		h, err := r.ReadHeader()
-		if err != nil {
-			cause = err
-			return
-		}
-		var f frame
-		f.flags = h.Flags
-		if h.Length > 0 {
-			// Chunks go into pooled buffers; other payloads get their own
-			// (wire.Reader's policy: a large declared length grows as its
-			// bytes arrive).
-			var dst []byte
-			if h.Flags.Has(wire.FlagStream) && !h.Flags.Has(wire.FlagError) {
-				dst, f.buf = chunkBuffer(h.Length)
-			}
-			if f.buf == nil { // a buffer of its own; a large one reuses the last one's memory (internal/heap)
-				dst = bufs.Get(min(int(h.Length), wire.MaxEagerPayload))
-			}
-			if f.payload, err = r.AppendPayload(dst); err != nil {
-				recycle(f.buf)
+		c.awaitRole()
+		for {
+			h, f, err := c.next()
+			if err != nil {
+				if isTimeout(err) && c.rd.err == nil {
+					c.nc.SetReadDeadline(time.Time{}) // a direct call's, late
+					continue
+				}
 				cause = err
 				return
 			}
-		}
-		c.stats.framesIn.Add(1)
-		c.stats.bytesIn.Add(wire.HeaderSize + uint64(h.Length))
-		switch {
-		case h.RequestID == 0 && h.Flags == wire.FlagsEvent:
-			c.dispatchEvent(h.Method, f.payload)
-		case h.RequestID != 0 && h.Flags.Has(wire.FlagResponse):
-			c.route(h.RequestID, f)
-		default:
-			recycle(f.buf)
+			if c.dispatch(h, f) && c.loopRelease() {
+				break
+			}
 		}
 	}
 }
 
 // route hands a response frame to its call or stream.
-func (c *Conn) route(id uint32, f frame) {
+// It reports whether a lone request (see callState.lone) ended with it and
+// none is left in flight.
+func (c *Conn) route(id uint32, f frame) (last bool) {
 	c.mu.Lock()
 	cs := c.inflight[id]
 	isStream := cs != nil && cs.response == protocol.ResponseStream
@@ -253,18 +238,20 @@ func (c *Conn) route(id uint32, f frame) {
 		// flag does end a stream, as in Node: older workers sent them.)
 		c.mu.Unlock()
 		recycle(f.buf)
-		return
+		return false
 	}
 	if cs.response != protocol.ResponseStream {
 		// The one response of a call: the call owns cs from here on.
 		delete(c.inflight, id)
+		last = cs.lone && len(c.inflight) == 0
 		c.mu.Unlock()
 		cs.ch <- f // never blocks: one slot, one send
-		return
+		return last
 	}
 	final := f.flags.Has(wire.FlagError) || f.flags.Has(wire.FlagStreamEnd)
 	if final {
 		delete(c.inflight, id)
+		last = cs.lone && len(c.inflight) == 0
 	}
 	c.mu.Unlock()
 	// Backpressure: wait (not reading the socket) while the consumer lags.
@@ -273,7 +260,7 @@ func (c *Conn) route(id uint32, f frame) {
 		case <-cs.space:
 		case <-cs.gone:
 			recycle(f.buf)
-			return
+			return last
 		}
 	}
 	cs.queued.Add(int64(len(f.payload)))
@@ -282,6 +269,7 @@ func (c *Conn) route(id uint32, f frame) {
 	case <-cs.gone:
 		recycle(f.buf)
 	}
+	return last
 }
 
 // workerExit returns why the worker process exited, if the read loop ended

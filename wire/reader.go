@@ -31,7 +31,6 @@ var ErrTruncated = errors.New("procwire: connection closed in the middle of a fr
 type Reader struct {
 	br         *bufio.Reader
 	maxPayload uint32
-	hdr        [HeaderSize]byte
 	pending    uint32 // payload bytes of the last header not yet consumed
 }
 
@@ -65,20 +64,23 @@ func (r *Reader) Buffered() int { return r.br.Buffered() }
 // of the previous frame is discarded first. It returns io.EOF if the stream
 // ended cleanly between frames, ErrTruncated if it ended inside a header,
 // and a *ProtocolError if the header is invalid; in that case nothing is
-// read past the header.
+// read past the header. Any other error (a read deadline, say) consumes
+// nothing: a later call reads the same header.
 func (r *Reader) ReadHeader() (Header, error) {
 	if r.pending > 0 {
 		if err := r.Discard(); err != nil {
 			return Header{}, err
 		}
 	}
-	if _, err := io.ReadFull(r.br, r.hdr[:]); err != nil {
-		if err == io.ErrUnexpectedEOF {
+	b, err := r.br.Peek(HeaderSize)
+	if err != nil {
+		if err == io.EOF && len(b) > 0 {
 			err = ErrTruncated
 		}
 		return Header{}, err
 	}
-	h := ParseHeader(r.hdr[:])
+	h := ParseHeader(b)
+	r.br.Discard(HeaderSize) // buffered: cannot fail
 	if err := h.Validate(r.maxPayload); err != nil {
 		return h, err
 	}

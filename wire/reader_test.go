@@ -221,3 +221,73 @@ func TestAppendPayloadSteadyStateAllocs(t *testing.T) {
 		})
 	}
 }
+
+// interrupted is a stream that fails once after each of its pieces, as a
+// connection with a read deadline does.
+type interrupted struct {
+	pieces [][]byte
+	failed bool
+}
+
+var errInterrupted = errors.New("deadline")
+
+func (s *interrupted) Read(p []byte) (int, error) {
+	if len(s.pieces) == 0 {
+		return 0, io.EOF
+	}
+	if s.failed {
+		s.failed = false
+		return 0, errInterrupted
+	}
+	n := copy(p, s.pieces[0])
+	s.pieces[0] = s.pieces[0][n:]
+	if len(s.pieces[0]) == 0 {
+		s.pieces = s.pieces[1:]
+		s.failed = true
+	}
+	return n, nil
+}
+
+// TestReadResumesAfterAnError checks that a read error other than the end
+// of the stream loses nothing: a frame cut anywhere, in its header or its
+// payload, is read whole by the calls after the error.
+func TestReadResumesAfterAnError(t *testing.T) {
+	h := Header{Method: 7, Flags: FlagResponse, RequestID: 42, Length: 10}
+	frame := h.Append(nil)
+	frame = append(frame, "0123456789"...)
+	frame = append(frame, Header{Method: 1, RequestID: 1}.Append(nil)...)
+	for cut := 1; cut < len(frame); cut++ {
+		src := &interrupted{pieces: [][]byte{bytes.Clone(frame[:cut]), bytes.Clone(frame[cut:])}}
+		r := NewReader(src, 0, 0)
+		var got Header
+		var err error
+		for range 3 {
+			if got, err = r.ReadHeader(); !errors.Is(err, errInterrupted) {
+				break
+			}
+		}
+		if err != nil || got != h {
+			t.Fatalf("cut at %d: header %+v, %v; want %+v", cut, got, err, h)
+		}
+		var p []byte
+		for range 3 {
+			if p, err = r.AppendPayload(p); !errors.Is(err, errInterrupted) {
+				break
+			}
+		}
+		if err != nil || string(p) != "0123456789" {
+			t.Fatalf("cut at %d: payload %q, %v", cut, p, err)
+		}
+		for range 3 {
+			if got, err = r.ReadHeader(); !errors.Is(err, errInterrupted) {
+				break
+			}
+		}
+		if err != nil || got.Method != 1 {
+			t.Fatalf("cut at %d: second header %+v, %v", cut, got, err)
+		}
+		if _, err := r.ReadHeader(); err != io.EOF {
+			t.Fatalf("cut at %d: after the last frame: %v, want io.EOF", cut, err)
+		}
+	}
+}
