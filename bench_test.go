@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/internal/cputime"
 	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/wire"
 )
@@ -66,6 +67,7 @@ func BenchmarkDispatch(b *testing.B) {
 			var scratch []byte
 			b.ReportAllocs()
 			b.ResetTimer()
+			defer cputime.Report(b)() // both ends: the test's is a fraction of the worker's
 			for i := 0; i < b.N; i += inflight {
 				for j := 0; j < inflight; j++ {
 					wire.Header{Method: 1, RequestID: uint32(i + j + 1), Length: uint32(len(payload))}.Put(batch[j*len(frame):])

@@ -19,16 +19,25 @@ type call struct {
 	m       *method
 	payload []byte
 	cancel  context.CancelCauseFunc // set when the handler starts; guarded by serverConn.mu
-	id      uint32
-	aborted atomic.Bool // set when the parent aborted: nothing more is sent
-	req     Request     // the handler's view, allocated with the call
-	rw      ResponseWriter
-	x       *callHooks // the worker's interceptors and observers, nil if none
+	// The list of running calls (serverConn.active), guarded by
+	// serverConn.mu.
+	prevActive, nextActive *call
+	isActive               bool
+	id                     uint32
+	aborted                atomic.Bool // set when the parent aborted: nothing more is sent
+	req                    Request     // the handler's view, allocated with the call
+	rw                     ResponseWriter
+	x                      *callHooks // the worker's interceptors and observers, nil if none
 }
 
 func (c *serverConn) serveCall(cl *call) {
 	m := cl.m
-	ctx, cancel := context.WithCancelCause(c.ctx)
+	// The call's context is not a child of the connection's: close
+	// cancels the running calls one by one (see serverConn.active), so
+	// that starting and ending a call does not lock the connection
+	// context's list of children, which every handler goroutine would
+	// contend for.
+	ctx, cancel := context.WithCancelCause(c.callParent)
 	if m.Timeout > 0 {
 		var stop context.CancelFunc
 		ctx, stop = context.WithTimeout(ctx, m.Timeout)
@@ -37,10 +46,18 @@ func (c *serverConn) serveCall(cl *call) {
 	c.mu.Lock()
 	cl.cancel = cancel
 	aborted := cl.aborted.Load()
+	closed := c.closeCause
+	if closed == nil {
+		c.activate(cl)
+	}
 	c.mu.Unlock()
-	// An abort that arrived before the context existed is honoured here.
-	if aborted {
+	// An abort, or the connection's end, that came before the context
+	// existed is honoured here.
+	switch {
+	case aborted:
 		cancel(ErrAborted)
+	case closed != nil:
+		cancel(closed)
 	}
 	defer cancel(context.Canceled)
 

@@ -34,17 +34,21 @@ import (
 //     finds the connection writer free holds it, and owns the wire.Writer
 //     until it has written every queued frame.
 //
-// Cancellation flows one way: close cancels ctx (every handler context
-// derives from it), which stops the watchdog and parked handlers, closes
-// out and the socket, which ends the reader.
+// Cancellation flows one way: close cancels ctx, which stops the watchdog
+// and parked handlers, and every running handler's context (they are not
+// ctx's children but in the list active, to spare them a shared lock),
+// closes out and the socket, which ends the reader.
 type serverConn struct {
 	// Immutable after newServerConn.
 	w      *Worker
 	nc     net.Conn
 	out    *connWriter // safe for concurrent use (write.go)
 	log    *slog.Logger
-	ctx    context.Context // parent of every handler context
+	ctx    context.Context // the connection's: cancelled by close
 	cancel context.CancelCauseFunc
+	// callParent is the parent of every handler context: ctx's values
+	// without its cancellation (close cancels the handlers itself).
+	callParent context.Context
 
 	// The reader only.
 	r    *wire.Reader
@@ -58,6 +62,10 @@ type serverConn struct {
 	running int        // handler slots taken
 	space   *sync.Cond // signalled when the queue shrinks or the conn closes
 	closing bool
+	// closeCause is why close was called (nil before); active lists the
+	// calls whose handler runs, for close to cancel.
+	closeCause error
+	active     *call
 
 	// The inline hand-over between the reader and the watchdog (atomic).
 	inline    atomic.Int32  // inlineReading, inlineRunning or inlineTaken
@@ -79,14 +87,15 @@ type serverConn struct {
 func newServerConn(w *Worker, nc net.Conn, r *wire.Reader, timeout time.Duration) *serverConn {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &serverConn{
-		w:      w,
-		nc:     nc,
-		r:      r,
-		log:    w.log,
-		ctx:    ctx,
-		cancel: cancel,
-		calls:  make(map[uint32]*call),
-		done:   make(chan struct{}),
+		w:          w,
+		nc:         nc,
+		r:          r,
+		log:        w.log,
+		ctx:        ctx,
+		cancel:     cancel,
+		callParent: context.WithoutCancel(ctx),
+		calls:      make(map[uint32]*call),
+		done:       make(chan struct{}),
 	}
 	c.space = sync.NewCond(&c.mu)
 	c.wdWake = make(chan struct{}, 1)
@@ -133,18 +142,55 @@ func (c *serverConn) close(cause error) {
 		return
 	}
 	c.closing = true
+	if cause == nil {
+		cause = ErrShutdown
+	}
+	c.closeCause = cause
 	for i := c.qhead; i < len(c.queue); i++ {
 		c.queue[i] = nil
 	}
 	c.queue, c.qhead = nil, 0
 	c.space.Broadcast()
-	c.mu.Unlock()
-	if cause == nil {
-		cause = ErrShutdown
+	var cancels []context.CancelCauseFunc
+	for cl := c.active; cl != nil; cl = cl.nextActive {
+		cancels = append(cancels, cl.cancel)
 	}
+	c.mu.Unlock()
 	c.cancel(cause)
+	for _, cancel := range cancels {
+		cancel(cause)
+	}
 	c.out.close()
 	c.nc.Close()
+}
+
+// activate adds cl, whose handler starts, to the running calls. c.mu must
+// be held.
+func (c *serverConn) activate(cl *call) {
+	cl.isActive = true
+	cl.prevActive, cl.nextActive = nil, c.active
+	if c.active != nil {
+		c.active.prevActive = cl
+	}
+	c.active = cl
+}
+
+// deactivate removes cl from the running calls, if it is there. c.mu must
+// be held.
+func (c *serverConn) deactivate(cl *call) {
+	if !cl.isActive {
+		return
+	}
+	cl.isActive = false
+	if cl.prevActive != nil {
+		cl.prevActive.nextActive = cl.nextActive
+	} else {
+		c.active = cl.nextActive
+	}
+	if cl.nextActive != nil {
+		cl.nextActive.prevActive = cl.prevActive
+	}
+	cl.prevActive, cl.nextActive = nil, nil
 }
 
 // waitTimeout waits for wg up to d and reports whether it finished. If not,

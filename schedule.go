@@ -216,6 +216,7 @@ func (c *serverConn) runInline(cl *call) {
 func (c *serverConn) next(done *call) *call {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.deactivate(done)
 	if done.id != 0 && c.calls[done.id] == done {
 		delete(c.calls, done.id)
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -512,18 +513,50 @@ func TestGarbageControlLinesAreIgnored(t *testing.T) {
 // blockedHandler starts a worker with one request in flight whose handler
 // waits for its context and reports the cause.
 func blockedHandler(t *testing.T) (*fakeParent, *conn, <-chan error) {
-	causes := make(chan error, 1)
+	return blockedHandlers(t, 1)
+}
+
+// blockedHandlers is blockedHandler with n requests in flight, and their
+// handlers running.
+func blockedHandlers(t *testing.T, n int) (*fakeParent, *conn, <-chan error) {
+	causes := make(chan error, n)
+	var started sync.WaitGroup
+	started.Add(n)
 	p := startWorker(t, Options{}, func(w *Worker) {
 		Handle(w, "block", func(ctx context.Context, in any) (any, error) {
+			started.Done()
 			<-ctx.Done()
 			causes <- context.Cause(ctx)
 			return nil, nil
 		})
 	})
 	c := p.dial()
-	c.sendValue(p.methodID("block"), 1, nil)
-	time.Sleep(20 * time.Millisecond)
+	for i := range n {
+		c.sendValue(p.methodID("block"), uint32(i+1), nil)
+	}
+	started.Wait()
 	return p, c, causes
+}
+
+// TestDisconnectCancelsEveryRunningHandler checks that the end of the
+// connection reaches each of many running handlers (their contexts are
+// cancelled one by one: they are not the connection context's children).
+func TestDisconnectCancelsEveryRunningHandler(t *testing.T) {
+	testenv.VerifyNoLeaks(t)
+	const n = 20
+	p, c, causes := blockedHandlers(t, n)
+	c.nc.Close()
+	for i := range n {
+		select {
+		case cause := <-causes:
+			if !errors.Is(cause, ErrDisconnected) {
+				t.Errorf("handler %d: cause %v, want ErrDisconnected", i, cause)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d handlers were not cancelled", n-i, n)
+		}
+	}
+	p.waitRun(2 * time.Second)
 }
 
 func TestShutdown(t *testing.T) {
