@@ -97,7 +97,7 @@ func (cw *connWriter) write(h wire.Header, cl *call, parts ...[]byte) error {
 	if cw.corkOn.Load() && cw.corked(h, parts) {
 		return nil
 	}
-	start := time.Now()
+	start := now()
 	defer cw.waited(start)
 	cw.mu.Lock()
 	if !cw.writing {
@@ -338,8 +338,8 @@ func (cw *connWriter) writeBatch(batch []*outFrame, settle func(*outFrame, error
 
 // waited records a write that took long enough to count as waiting for the
 // socket.
-func (cw *connWriter) waited(start time.Time) {
-	if d := time.Since(start); d > time.Millisecond {
+func (cw *connWriter) waited(start time.Duration) {
+	if d := now() - start; d > time.Millisecond {
 		cw.stats.backpressureWaits.Add(1)
 		cw.stats.backpressureNs.Add(uint64(d))
 	}
