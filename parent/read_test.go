@@ -48,6 +48,18 @@ func respond(w *wire.Writer, h wire.Header, p []byte) {
 	w.WriteFrame(wire.Header{Method: h.Method, Flags: wire.FlagResponse, RequestID: h.RequestID}, p)
 }
 
+// awaitLoopRole waits until the read loop holds the role again.
+func awaitLoopRole(t *testing.T, c *Conn, when string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.roleNow() != roleLoop {
+		if time.Now().After(deadline) {
+			t.Fatal("the loop did not take the role back " + when)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (c *Conn) roleNow() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -90,13 +102,7 @@ func TestLoneCallsReadTheirResponses(t *testing.T) {
 	if err := conn.Call(context.Background(), "call", []byte("emit"), nil); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for conn.roleNow() != roleLoop {
-		if time.Now().After(deadline) {
-			t.Fatal("the loop did not take the role back from an idle connection")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	awaitLoopRole(t, conn, "from an idle connection")
 	close(emit)
 	select {
 	case e := <-events:
@@ -223,11 +229,5 @@ func TestLongLoneCallQuietsTheClock(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for conn.roleNow() != roleLoop {
-		if time.Now().After(deadline) {
-			t.Fatal("the loop did not take the role back after a long call")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	awaitLoopRole(t, conn, "after a long call")
 }

@@ -100,22 +100,12 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	dir, err := os.MkdirTemp("", "bench-codecs-")
+	bins, dir, err := buildBenchmarks()
+	if dir != "" {
+		defer os.RemoveAll(dir)
+	}
 	if err != nil {
 		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	bins := map[string]string{}
-	for _, c := range cases {
-		if bins[c.Pkg] != "" {
-			continue
-		}
-		bin := filepath.Join(dir, strings.ReplaceAll(c.Pkg, "/", "_")+".test")
-		log.Printf("building the benchmarks of %s", c.Pkg)
-		if err := run(nil, testenv.ModuleRoot(), goCmd(), "test", "-c", "-o", bin, "./"+c.Pkg); err != nil {
-			log.Fatal(err)
-		}
-		bins[c.Pkg] = bin
 	}
 	results := make([]Result, len(cases))
 	for i, c := range cases {
@@ -164,6 +154,28 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("\nresults: %s\n", *out)
+}
+
+// buildBenchmarks compiles the test binaries of the packages the cases
+// name into a new temporary directory, which the caller removes, and
+// returns their paths by package.
+func buildBenchmarks() (bins map[string]string, dir string, err error) {
+	if dir, err = os.MkdirTemp("", "bench-codecs-"); err != nil {
+		return nil, "", err
+	}
+	bins = map[string]string{}
+	for _, c := range cases {
+		if bins[c.Pkg] != "" {
+			continue
+		}
+		bin := filepath.Join(dir, strings.ReplaceAll(c.Pkg, "/", "_")+".test")
+		log.Printf("building the benchmarks of %s", c.Pkg)
+		if err := run(nil, testenv.ModuleRoot(), goCmd(), "test", "-c", "-o", bin, "./"+c.Pkg); err != nil {
+			return nil, dir, err
+		}
+		bins[c.Pkg] = bin
+	}
+	return bins, dir, nil
 }
 
 // runGo runs the benchmarks of one package's test binary that some case
