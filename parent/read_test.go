@@ -1,14 +1,17 @@
 package parent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/procwire/procwire-go/codec"
+	"github.com/procwire/procwire-go/internal/testenv"
 	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
@@ -230,4 +233,171 @@ func TestLongLoneCallQuietsTheClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	awaitLoopRole(t, conn, "after a long call")
+}
+
+// TestReadRoleStress mixes, from several goroutines, what makes the read
+// role change hands: lone calls and concurrent ones, calls that time out or
+// are cancelled while their response is half written, streams and events,
+// over a Unix socket to a fake worker that answers in any order, splits
+// frames and pauses inside them. Every call that succeeds must get its own
+// payload back, every stream its own chunks, and the connection must
+// survive.
+func TestReadRoleStress(t *testing.T) {
+	pc, wc := testenv.SocketPair(t)
+	conn := NewConn(pc, 0, []protocol.MethodDesc{
+		{Name: "call", ID: 1, Response: protocol.ResponseResult, RequestCodec: codec.Raw, ResponseCodec: codec.Raw},
+		{Name: "stream", ID: 2, Response: protocol.ResponseStream, RequestCodec: codec.Raw, ResponseCodec: codec.Raw},
+	}, []protocol.EventDesc{{Name: "e", ID: 9, Codec: codec.Raw}})
+	var wmu sync.Mutex // the fake worker's writes, one frame (or piece) at a time
+	write := func(b []byte) {
+		wmu.Lock()
+		defer wmu.Unlock()
+		wc.Write(b)
+	}
+	frame := func(h wire.Header, p []byte) []byte {
+		h.Length = uint32(len(p))
+		return append(h.Append(nil), p...)
+	}
+	var answering sync.WaitGroup
+	go func() {
+		r := wire.NewReader(wc, 0, 0)
+		for n := 0; ; n++ {
+			h, p, err := r.ReadFrame()
+			if err != nil {
+				return
+			}
+			if h.Method != 1 && h.Method != 2 {
+				continue // an abort
+			}
+			answering.Add(1)
+			go func() {
+				defer answering.Done()
+				time.Sleep(time.Duration(n%7) * 100 * time.Microsecond)
+				if n%5 == 0 {
+					write(frame(wire.Header{Method: 9, Flags: wire.FlagsEvent}, []byte("ev")))
+				}
+				if h.Method == 2 {
+					for i := range 3 {
+						write(frame(wire.Header{Method: 2, Flags: wire.FlagResponse | wire.FlagStream, RequestID: h.RequestID}, append(bytes.Clone(p), byte('0'+i))))
+					}
+					write(frame(wire.Header{Method: 2, Flags: wire.FlagResponse | wire.FlagStream | wire.FlagStreamEnd, RequestID: h.RequestID}, nil))
+					return
+				}
+				f := frame(wire.Header{Method: 1, Flags: wire.FlagResponse, RequestID: h.RequestID}, p)
+				if n%3 == 0 { // split, with a pause inside the frame
+					cut := 1 + n%(len(f)-1)
+					wmu.Lock()
+					wc.Write(f[:cut])
+					time.Sleep(300 * time.Microsecond)
+					wc.Write(f[cut:])
+					wmu.Unlock()
+					return
+				}
+				write(f)
+			}()
+		}
+	}()
+	events := conn.Events("e")
+	go func() {
+		for range events {
+		}
+	}()
+
+	// op runs one operation of kind k (0 to 5) with payload in; false if
+	// it failed.
+	op := func(k int, in []byte) bool {
+		switch k {
+		case 0, 1, 2: // a plain call; a lone one when the others pause
+			var out []byte
+			if err := conn.call(context.Background(), "call", in, &out, 5*time.Second); err != nil || !bytes.Equal(out, in) {
+				t.Errorf("call %s: %q, %v", in, out, err)
+				return false
+			}
+		case 3: // a timeout that may strike before the response
+			var out []byte
+			err := conn.call(context.Background(), "call", in, &out, 300*time.Microsecond)
+			if err != nil && !errors.Is(err, ErrTimeout) || err == nil && !bytes.Equal(out, in) {
+				t.Errorf("call %s with a short timeout: %q, %v", in, out, err)
+				return false
+			}
+		case 4: // a context that may end before the response
+			ctx, cancel := context.WithTimeout(context.Background(), 400*time.Microsecond)
+			defer cancel()
+			var out []byte
+			err := conn.Call(ctx, "call", in, &out)
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) || err == nil && !bytes.Equal(out, in) {
+				t.Errorf("call %s with a short context: %q, %v", in, out, err)
+				return false
+			}
+		case 5: // a stream (no time limit of its own: bounded here)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			n := 0
+			for c, err := range conn.Stream(ctx, "stream", in) {
+				if err != nil {
+					t.Errorf("stream %s: %v", in, err)
+					return false
+				}
+				if want := append(bytes.Clone(in), byte('0'+n)); !bytes.Equal(c.Payload, want) {
+					t.Errorf("stream %s: chunk %q, want %q", in, c.Payload, want)
+					return false
+				}
+				n++
+			}
+			if n != 3 {
+				t.Errorf("stream %s: %d chunks, want 3", in, n)
+				return false
+			}
+		}
+		return true
+	}
+	// Every fifth round of a goroutine is solo: three operations with the
+	// others held back, so that its calls are lone and, after the first,
+	// read their own responses.
+	var solo sync.RWMutex
+	round := func(g, i int) bool {
+		reps := 1
+		if i%5 == 0 {
+			solo.Lock()
+			defer solo.Unlock()
+			reps = 3
+		} else {
+			solo.RLock()
+			defer solo.RUnlock()
+		}
+		for k := range reps {
+			if !op((g+i)%6, fmt.Appendf(nil, "g%d-%d-%d", g, i, k)) {
+				return false
+			}
+		}
+		return true
+	}
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			for i := range 150 {
+				if !round(g, i) {
+					return
+				}
+				if i%10 == 0 {
+					time.Sleep(2 * time.Millisecond) // let the role go free, and back
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := conn.Err(); err != nil {
+		t.Fatalf("the connection ended: %v", err)
+	}
+	conn.mu.Lock()
+	claims := conn.rd.claims
+	conn.mu.Unlock()
+	st := conn.Stats().Methods["call"]
+	t.Logf("calls that read their own response: %d; call outcomes: %+v", claims, st)
+	if claims == 0 || st.Timeouts == 0 || st.Aborted == 0 {
+		t.Errorf("not every path was taken: %d direct reads, %d timeouts, %d cancelled", claims, st.Timeouts, st.Aborted)
+	}
+	conn.Close()
+	wc.Close()
+	answering.Wait()
 }
