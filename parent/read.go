@@ -31,8 +31,10 @@ package parent
 // call's deadline (reader.until) by setting a read deadline in the past.
 // Between ticks no timer is touched: a lone call costs no timer
 // operation, which would otherwise wake the thread sleeping in the
-// poller, as often as the hand-over it saves. A request timeout is so
-// kept to within a tick.
+// poller, as often as the hand-over it saves. A short call's timeout is
+// so kept to within a tick; through a call that holds the role for a
+// whole tick the clock stops ticking and waits for that call's deadline
+// alone (see awaitRole).
 //
 // A direct call routes only responses to calls; it leaves anything whose
 // delivery may wait on a consumer (a stream's frame, an event) to the loop,
@@ -44,8 +46,9 @@ package parent
 // taken by whoever reads next as no reason to stop.
 //
 // Ownership: the fields of reader belong to the goroutine holding the
-// role, but for until and the channels; the hand-over under mu orders one
-// holder's writes before the next one's reads. finish runs on the loop
+// role, but for until (atomic), wake, and claims and ticking (under mu);
+// the hand-over under mu orders one holder's writes before the next one's
+// reads. finish runs on the loop
 // with the role held, so it never runs while a direct call routes.
 
 import (
