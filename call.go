@@ -22,7 +22,6 @@ type call struct {
 	// The list of running calls (serverConn.active), guarded by
 	// serverConn.mu.
 	prevActive, nextActive *call
-	isActive               bool
 	id                     uint32
 	aborted                atomic.Bool // set when the parent aborted: nothing more is sent
 	req                    Request     // the handler's view, allocated with the call

@@ -167,7 +167,6 @@ func (c *serverConn) close(cause error) {
 // activate adds cl, whose handler starts, to the running calls. c.mu must
 // be held.
 func (c *serverConn) activate(cl *call) {
-	cl.isActive = true
 	cl.prevActive, cl.nextActive = nil, c.active
 	if c.active != nil {
 		c.active.prevActive = cl
@@ -178,10 +177,9 @@ func (c *serverConn) activate(cl *call) {
 // deactivate removes cl from the running calls, if it is there. c.mu must
 // be held.
 func (c *serverConn) deactivate(cl *call) {
-	if !cl.isActive {
-		return
+	if cl.prevActive == nil && c.active != cl {
+		return // not in the list
 	}
-	cl.isActive = false
 	if cl.prevActive != nil {
 		cl.prevActive.nextActive = cl.nextActive
 	} else {

@@ -103,10 +103,10 @@ func (c *Conn) register(m *connMethod, in any) (uint32, *callState, error) {
 	}
 	id := c.nextID
 	c.inflight[id] = cs
-	cork := len(c.inflight) > 1 // other requests in flight: their callers may be about to send
 	cs.lone = len(c.inflight) == 1
-	cs.direct = c.claim(cs.response != protocol.ResponseStream)
+	cs.direct = c.claim(cs.lone && cs.response != protocol.ResponseStream)
 	c.mu.Unlock()
+	cork := !cs.lone // other requests in flight: their callers may be about to send
 	h := wire.Header{Method: m.ID, RequestID: id}
 	if m.RequestCodec == codec.MsgPack {
 		// The payload is the connection's (marshal's own buffer): the

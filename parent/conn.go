@@ -214,17 +214,19 @@ func (c *Conn) read() {
 				cause = err
 				return
 			}
-			if c.dispatch(h, f) && c.loopRelease() {
+			if _, last := c.dispatch(h, f, true); last && c.loopRelease() {
 				break
 			}
 		}
 	}
 }
 
-// route hands a response frame to its call or stream.
-// It reports whether a lone request (see callState.lone) ended with it and
-// none is left in flight.
-func (c *Conn) route(id uint32, f frame) (last bool) {
+// route hands a response frame to its call or stream, or drops it. It
+// reports whether it took the frame: a direct call's reader (mayWait
+// false) leaves a stream's frame, whose delivery may wait on its consumer,
+// to the loop (read.go). last reports whether a lone request (see
+// callState.lone) ended with the frame and none is left in flight.
+func (c *Conn) route(id uint32, f frame, mayWait bool) (taken, last bool) {
 	c.mu.Lock()
 	cs := c.inflight[id]
 	isStream := cs != nil && cs.response == protocol.ResponseStream
@@ -238,7 +240,7 @@ func (c *Conn) route(id uint32, f frame) (last bool) {
 		// flag does end a stream, as in Node: older workers sent them.)
 		c.mu.Unlock()
 		recycle(f.buf)
-		return false
+		return true, false
 	}
 	if cs.response != protocol.ResponseStream {
 		// The one response of a call: the call owns cs from here on.
@@ -246,7 +248,11 @@ func (c *Conn) route(id uint32, f frame) (last bool) {
 		last = cs.lone && len(c.inflight) == 0
 		c.mu.Unlock()
 		cs.ch <- f // never blocks: one slot, one send
-		return last
+		return true, last
+	}
+	if !mayWait {
+		c.mu.Unlock()
+		return false, false
 	}
 	final := f.flags.Has(wire.FlagError) || f.flags.Has(wire.FlagStreamEnd)
 	if final {
@@ -260,7 +266,7 @@ func (c *Conn) route(id uint32, f frame) (last bool) {
 		case <-cs.space:
 		case <-cs.gone:
 			recycle(f.buf)
-			return last
+			return true, last
 		}
 	}
 	cs.queued.Add(int64(len(f.payload)))
@@ -269,7 +275,7 @@ func (c *Conn) route(id uint32, f frame) (last bool) {
 	case <-cs.gone:
 		recycle(f.buf)
 	}
-	return last
+	return true, last
 }
 
 // workerExit returns why the worker process exited, if the read loop ended

@@ -60,7 +60,6 @@ import (
 	"time"
 
 	"github.com/procwire/procwire-go/internal/heap"
-	"github.com/procwire/procwire-go/protocol"
 	"github.com/procwire/procwire-go/wire"
 )
 
@@ -157,19 +156,24 @@ func (c *Conn) next() (wire.Header, frame, error) {
 	return h, f, nil
 }
 
-// dispatch delivers a frame the loop read: an event to its subscribers, a
-// response to its call or stream. It reports whether the frame ended the
-// last request in flight, a lone one.
-func (c *Conn) dispatch(h wire.Header, f frame) (last bool) {
+// dispatch delivers a frame: an event to its subscribers, a response to
+// its call or stream; it drops anything else. It reports whether it took
+// the frame: a direct call (mayWait false) leaves whatever may wait on a
+// consumer, an event or a stream's frame, to the loop. last reports
+// whether the frame ended the last request in flight, a lone one.
+func (c *Conn) dispatch(h wire.Header, f frame, mayWait bool) (taken, last bool) {
 	switch {
 	case h.RequestID == 0 && h.Flags == wire.FlagsEvent:
+		if !mayWait {
+			return false, false
+		}
 		c.dispatchEvent(h.Method, f.payload)
 	case h.RequestID != 0 && h.Flags.Has(wire.FlagResponse):
-		return c.route(h.RequestID, f)
+		return c.route(h.RequestID, f, mayWait)
 	default:
 		recycle(f.buf)
 	}
-	return false
+	return true, false
 }
 
 // loopRelease frees the role if nothing is in flight or buffered; it
@@ -178,11 +182,17 @@ func (c *Conn) dispatch(h wire.Header, f frame) (last bool) {
 func (c *Conn) loopRelease() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.inflight) > 0 || c.rd.r.Buffered() > 0 || c.err != nil {
+	if !c.idle() {
 		return false
 	}
 	c.role = roleFree
 	return true
+}
+
+// idle reports whether the role may go free: nothing in flight, nothing
+// left in the read buffer, the connection not ended. mu must be held.
+func (c *Conn) idle() bool {
+	return len(c.inflight) == 0 && c.rd.r.Buffered() == 0 && c.err == nil
 }
 
 // awaitRole returns once the loop holds the role: given back by a direct
@@ -298,15 +308,15 @@ func (c *Conn) wakeLoop() {
 	}
 }
 
-// claim decides, as a request registers (mu held, the request already in
-// inflight), who reads its response: it returns true if the caller is to
-// read it directly (direct: a call, and nothing else in flight), in which
-// case it holds the role; otherwise a free role goes to the loop.
+// claim decides, as a request registers (mu held), who reads its
+// response: it returns true if the caller is to read it directly (direct:
+// a call, and nothing else in flight), in which case it holds the role;
+// otherwise a free role goes to the loop.
 func (c *Conn) claim(direct bool) bool {
 	if c.role != roleFree {
 		return false
 	}
-	if direct && len(c.inflight) == 1 {
+	if direct {
 		c.role = roleCaller
 		c.rd.claims++
 		return true
@@ -358,7 +368,7 @@ func (c *Conn) readDirect(ctx context.Context, cs *callState, deadline time.Time
 			end = directHanded
 			break
 		}
-		if !c.routeDirect(h, f) {
+		if taken, _ := c.dispatch(h, f, false); !taken {
 			c.rd.held, c.rd.heldH, c.rd.heldF = true, h, f
 			end = directHanded
 			break
@@ -374,7 +384,7 @@ func (c *Conn) readDirect(ctx context.Context, cs *callState, deadline time.Time
 		c.nc.SetReadDeadline(time.Time{})
 	}
 	c.mu.Lock()
-	if end == directGot && len(c.inflight) == 0 && c.rd.r.Buffered() == 0 && c.err == nil {
+	if end == directGot && c.idle() {
 		c.role = roleFree
 		if !c.rd.ticking {
 			c.wakeLoop()
@@ -384,28 +394,6 @@ func (c *Conn) readDirect(ctx context.Context, cs *callState, deadline time.Time
 	}
 	c.mu.Unlock()
 	return end
-}
-
-// routeDirect routes a frame read by a direct call, if that cannot wait on
-// anyone: a response to a call, or a frame to drop. A stream's frame and an
-// event are the loop's (false).
-func (c *Conn) routeDirect(h wire.Header, f frame) bool {
-	switch {
-	case h.RequestID == 0 && h.Flags == wire.FlagsEvent:
-		return false
-	case h.RequestID != 0 && h.Flags.Has(wire.FlagResponse):
-		c.mu.Lock()
-		cs := c.inflight[h.RequestID]
-		stream := cs != nil && cs.response == protocol.ResponseStream
-		c.mu.Unlock()
-		if stream {
-			return false
-		}
-		c.route(h.RequestID, f) // to a call: never blocks
-	default:
-		recycle(f.buf)
-	}
-	return true
 }
 
 // isTimeout reports whether err is a read deadline's (os.ErrDeadlineExceeded
